@@ -1,0 +1,198 @@
+"""Answers as Discord embeds and text, always within Discord's limits.
+
+Corpus and user text is escaped so it shows as written (no markdown, no mention styling);
+escaping lengthens text, so we escape first and cut after, at word boundaries, marking every
+cut with "…". Every shown piece of a quote is an exact slice of the quote.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from urllib.parse import quote as url_quote
+
+import discord
+
+from bot.core.models import Answer, Quote
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
+CONTENT_LIMIT = 2000
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBEDS_TOTAL_LIMIT = 6000
+CUSTOM_ID_LIMIT = 100
+CHOICE_NAME_LIMIT = 100
+CHOICES_LIMIT = 25
+
+ELLIPSIS = "…"
+NO_ANSWER = "No passage in the corpus answers that."
+FOOTER = "Verbatim: every quote is the corpus's own words, matched words in bold."
+COLOUR = discord.Colour.dark_teal()
+
+_ALWAYS = re.compile(r"([\\*_~`|\[\]<>@#:])")
+_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=\.\s))", re.MULTILINE)
+
+
+def escape(text: str) -> str:
+    """Backslash-escape everything Discord could read as markdown or a mention."""
+    return _LINE_START.sub(r"\1\\\2", _ALWAYS.sub(r"\\\1", text))
+
+
+def unescape(text: str) -> str:
+    """Inverse of :func:`escape` (for tests and checks)."""
+    return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
+
+
+def cut(text: str, limit: int) -> str:
+    """Escaped ``text`` cut to ``limit`` characters at a word boundary, "…" marking the cut."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    lo, hi = 0, len(text)
+    while lo < hi:  # longest prefix whose escaped form (plus "…") fits
+        mid = (lo + hi + 1) // 2
+        if len(escape(_word_prefix(text, mid))) + 1 <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return escape(_word_prefix(text, lo)) + ELLIPSIS if lo else ELLIPSIS[:limit]
+
+
+def _word_prefix(text: str, n: int) -> str:
+    """``text[:n]`` pulled back to the last word boundary (whole text if none)."""
+    if n >= len(text):
+        return text
+    head = text[:n]
+    if not text[n].isspace():
+        space = max(head.rfind(" "), head.rfind("\n"))
+        if space > 0:
+            head = head[:space]
+    return head.rstrip()
+
+
+def quote_markdown(
+    text: str, highlights: Sequence[tuple[int, int]], limit: int, prefix: str = "> "
+) -> str:
+    """A quote as a block quote with highlighted words in bold, at most ``limit`` characters.
+    When it must be cut, the window is chosen around the first highlight; cuts fall between
+    words and are marked "…"."""
+    full = _render(text, 0, len(text), highlights, prefix)
+    if len(full) <= limit:
+        return full
+    focus = highlights[0][0] if highlights else 0
+    start = _word_start(text, max(0, focus - 60))
+    best = None
+    lo, hi = start + 1, len(text)
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        end = _word_end(text, mid, start)
+        rendered = _render(text, start, end, highlights, prefix)
+        if len(rendered) <= limit:
+            best = rendered
+            lo = mid + 1
+        else:
+            hi = mid - 1
+    return best or _fallback(limit, prefix)
+
+
+def _fallback(limit: int, prefix: str) -> str:
+    return (prefix + ELLIPSIS)[:limit]
+
+
+def _word_start(text: str, i: int) -> int:
+    """First word start at or after ``i`` (``i`` itself if it starts a word)."""
+    if i == 0 or text[i - 1].isspace():
+        return i
+    m = re.compile(r"\s+").search(text, i)
+    return m.end() if m else i
+
+
+def _word_end(text: str, i: int, floor: int) -> int:
+    """Last word end at or before ``i`` (not before ``floor``)."""
+    if i >= len(text) or text[i].isspace():
+        end = i
+    else:
+        end = i
+        while end > floor and not text[end - 1].isspace():
+            end -= 1
+    while end > floor and text[end - 1].isspace():
+        end -= 1
+    return end if end > floor else min(len(text), i)
+
+
+def _render(
+    text: str, start: int, end: int, highlights: Sequence[tuple[int, int]], prefix: str
+) -> str:
+    parts: list[str] = []
+    pos = start
+    for s, e in highlights:
+        s, e = max(s, start), min(e, end)
+        if s >= e or s < pos:
+            continue
+        parts.append(escape(text[pos:s]))
+        parts.append("**" + escape(text[s:e]) + "**")
+        pos = e
+    parts.append(escape(text[pos:end]))
+    body = "".join(parts)
+    if start > 0:
+        body = ELLIPSIS + body
+    if end < len(text):
+        body += ELLIPSIS
+    return prefix + body.replace("\n", "\n" + prefix) if prefix else body
+
+
+def citation(q: Quote, limit: int = 400) -> str:
+    """"— [Title](url), Publisher, 22 June 2022, ¶7" with every part escaped."""
+    title = cut(q.title, 200)
+    if q.url:
+        safe_url = url_quote(q.url, safe=":/?&=#%~+,;@!$'*.-_")
+        title = f"[{title}](<{safe_url}>)"
+    parts = [title]
+    for extra in (q.author, q.publisher):
+        if extra:
+            parts.append(cut(extra, 100))
+    if q.published:
+        parts.append(f"{q.published.day} {q.published:%B %Y}")
+    parts.append(f"p. {q.page}, ¶{q.paragraph}" if q.page else f"¶{q.paragraph}")
+    line = "— " + ", ".join(parts)
+    if len(line) <= limit:
+        return line
+    where = f", p. {q.page}, ¶{q.paragraph}" if q.page else f", ¶{q.paragraph}"
+    return "— " + cut(q.title, max(1, limit - 2 - len(where))) + where
+
+
+def answer_embed(
+    answer: Answer,
+    highlights: Sequence[Sequence[tuple[int, int]]],
+    *,
+    quote_chars: int | None = None,
+) -> discord.Embed:
+    """The embed for an answer: each quote as a block quote, then its citation and the
+    other documents that say the same."""
+    embed = discord.Embed(title=cut(answer.question, TITLE_LIMIT), colour=COLOUR)
+    if not answer.answered:
+        lines = [NO_ANSWER]
+        if answer.unmatched_terms:
+            lines.append("Not found: " + cut(", ".join(answer.unmatched_terms), 1000))
+        embed.description = "\n".join(lines)
+        return embed
+    blocks: list[str] = []
+    n = max(1, len(answer.results))
+    budget = (DESCRIPTION_LIMIT - 200) // n
+    for cited, marks in zip(answer.results, highlights, strict=True):
+        cite_lines = [citation(cited.quote, limit=budget // 2)]
+        cite_lines += ["also in: " + citation(o, limit=budget // 2)[2:] for o in cited.also_in]
+        while len(cite_lines) > 1 and len("\n".join(cite_lines)) > budget // 2:
+            cite_lines.pop()
+        tail = "\n".join(cite_lines)
+        room = min(quote_chars or budget, budget - len(tail) - 1)
+        blocks.append(quote_markdown(cited.quote.text, marks, room) + "\n" + tail)
+    embed.description = "\n\n".join(blocks)
+    embed.set_footer(text=FOOTER)
+    return embed
+
+
+def embeds_size(embeds: Sequence[discord.Embed]) -> int:
+    return sum(len(e) for e in embeds)

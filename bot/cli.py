@@ -1,0 +1,262 @@
+"""The command line: ``verbatim`` (or ``python -m bot``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+from rich.text import Text
+
+from bot.config import Config, ConfigError, find_config, load_config
+from bot.core.answers import Answerer, QuestionError, check_question
+from bot.core.corpus import CorpusError
+from bot.core.evaluate import evaluate, load_question_set
+from bot.core.library import OpenCorpus, open_corpus
+from bot.core.models import Answer, Quote
+
+PROGRESS_MIN_DOCUMENTS = 200
+NO_ANSWER = "No passage in the corpus answers that."
+
+
+class CliError(Exception):
+    """A one-line message for the user; exits non-zero without a traceback."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        return int(args.handler(args, out) or 0)
+    except (CliError, ConfigError, CorpusError, QuestionError, ValueError) as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        return 2 if isinstance(exc, QuestionError) else 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", type=Path, help="config file (default: $VERBATIM_CONFIG, ./config.toml)"
+    )
+    common.add_argument("--corpus", type=Path, help="corpus folder (default: the bundled corpus)")
+
+    parser = argparse.ArgumentParser(
+        prog="verbatim",
+        description="Answers questions only with verbatim, cited passages from a corpus.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = sub.add_parser("ask", parents=[common], help="answer questions with cited quotes")
+    ask.add_argument(
+        "questions",
+        nargs="+",
+        metavar="QUESTION",
+        help="one question per argument; - reads lines from stdin",
+    )
+    ask.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    ask.add_argument("-k", type=int, default=None, help="number of quotes (default: config)")
+    ask.set_defaults(handler=cmd_ask)
+
+    index = sub.add_parser("index", parents=[common], help="build or refresh the index cache")
+    index.set_defaults(handler=cmd_index)
+
+    sources = sub.add_parser("sources", parents=[common], help="list the corpus documents")
+    sources.set_defaults(handler=cmd_sources)
+
+    check = sub.add_parser("check", parents=[common], help="validate the config and the corpus")
+    check.set_defaults(handler=cmd_check)
+
+    ev = sub.add_parser(
+        "eval", parents=[common], help="score a question set (hit@1, hit@3, abstention)"
+    )
+    ev.add_argument(
+        "file", type=Path, help="TOML question set ([[question]] text, expect / answerable)"
+    )
+    ev.add_argument("-v", "--verbose", action="store_true", help="list every miss")
+    ev.set_defaults(handler=cmd_eval)
+    return parser
+
+
+# -- shared ------------------------------------------------------------------------------
+
+
+def _config(args: argparse.Namespace) -> Config:
+    return load_config(find_config(args.config))
+
+
+def _open(args: argparse.Namespace, out: Console, config: Config | None = None) -> OpenCorpus:
+    config = config or _config(args)
+    folder = args.corpus or config.corpus.path
+    if folder is not None and not folder.is_dir():
+        raise CliError(f"corpus folder not found: {folder}")
+    bar: Progress | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if total < PROGRESS_MIN_DOCUMENTS:
+            return
+        if bar is None:
+            bar = Progress(console=Console(stderr=True), transient=True)
+            bar.start()
+            bar.add_task("indexing", total=total)
+        bar.update(bar.task_ids[0], completed=done)
+
+    try:
+        opened = open_corpus(
+            folder, config.index, config.answers, config.corpus.cache_dir, progress
+        )
+    finally:
+        if bar is not None:
+            bar.stop()
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for issue in opened.loaded.issues:
+        err.print(f"[yellow]warning:[/] {issue}", highlight=False)
+    return opened
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def cmd_ask(args: argparse.Namespace, out: Console) -> int:
+    questions = list(args.questions)
+    if questions == ["-"]:
+        questions = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    if args.k is not None and not 1 <= args.k <= 25:
+        raise CliError("-k must be between 1 and 25")
+    config = _config(args)
+    for q in questions:
+        check_question(q, config.answers)
+    opened = _open(args, out, config)
+    for q in questions:
+        answer = opened.answerer.answer(q, k=args.k)
+        if args.json:
+            out.print_json(data=answer_json(answer), indent=None, highlight=False)
+        else:
+            print_answer(out, opened.answerer, answer)
+    return 0
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    def quote(q: Quote) -> dict[str, object]:
+        return q.model_dump(
+            mode="json", exclude={"collection", "author", "page"} if not q.page else {"collection"}
+        )
+
+    return {
+        "question": answer.question,
+        "answered": answer.answered,
+        "quotes": [
+            {**quote(c.quote), "also_in": [quote(o) for o in c.also_in]} for c in answer.results
+        ],
+        "unmatched_terms": answer.unmatched_terms,
+        "timings": {
+            "search_ms": round(answer.timings.search_ms, 3),
+            "total_ms": round(answer.timings.total_ms, 3),
+        },
+    }
+
+
+def _highlighted(answerer: Answerer, quote: Quote) -> Text:
+    text = Text(quote.text)
+    for s, e in answerer.highlights(quote):
+        text.stylize("bold yellow", s, e)
+    return text
+
+
+def print_answer(out: Console, answerer: Answerer, answer: Answer) -> None:
+    out.print(Text.assemble(("Q: ", "bold"), answer.question))
+    if not answer.answered:
+        out.print(Text(NO_ANSWER, style="bold"))
+        if answer.unmatched_terms:
+            out.print(Text("Not found: " + ", ".join(answer.unmatched_terms), style="dim"))
+        out.print()
+        return
+    for n, cited in enumerate(answer.results, 1):
+        q = cited.quote
+        out.print(Text.assemble((f"{n}. ", "bold"), "“", _highlighted(answerer, q), "”"))
+        out.print(Text(f"   — {q.attribution}", style="cyan"))
+        out.print(
+            Text(
+                f"   {q.doc_id} [{q.start}:{q.end}] · matched: {', '.join(q.matched_terms)}",
+                style="dim",
+            )
+        )
+        for other in cited.also_in:
+            out.print(Text(f"   also in: {other.attribution}", style="green"))
+            out.print(Text.assemble("     “", _highlighted(answerer, other), "”"))
+    if answer.unmatched_terms:
+        out.print(Text("Not in these quotes: " + ", ".join(answer.unmatched_terms), style="dim"))
+    out.print()
+
+
+def cmd_index(args: argparse.Namespace, out: Console) -> int:
+    opened = _open(args, out)
+    index = opened.answerer.index
+    state = "up to date (loaded from cache)" if opened.from_cache else "built"
+    out.print(
+        f"Index {state}: {len(index.documents)} documents, {len(index):,} passages, "
+        f"{len(index.bm25.terms):,} terms."
+    )
+    return 0
+
+
+def cmd_sources(args: argparse.Namespace, out: Console) -> int:
+    opened = _open(args, out)
+    docs = opened.answerer.index.documents
+    table = Table(title=f"Corpus: {opened.folder}")
+    table.add_column("id", no_wrap=True, min_width=max((len(d.id) for d in docs), default=2))
+    for name in ("title", "publisher", "published", "chars"):
+        table.add_column(name)
+    for doc in docs:
+        m = doc.meta
+        table.add_row(
+            doc.id, doc.title, m.publisher or "", str(m.published or ""), f"{len(doc.text):,}"
+        )
+    out.print(table)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, out: Console) -> int:
+    config = _config(args)
+    opened = _open(args, out, config)
+    docs = opened.loaded.documents
+    issues = opened.loaded.issues
+    out.print(f"config: {find_config(args.config) or 'defaults'} ok")
+    out.print(f"corpus: {opened.folder}: {len(docs)} documents loaded, {len(issues)} with errors")
+    return 1 if issues or not docs else 0
+
+
+def cmd_eval(args: argparse.Namespace, out: Console) -> int:
+    questions = load_question_set(args.file)
+    opened = _open(args, out)
+    report = evaluate(opened.answerer, questions)
+    n_ans = sum(q.answerable for q in questions.question)
+    table = Table("metric", "value", title=f"{args.file} ({len(questions.question)} questions)")
+    table.add_row(f"hit@1 ({n_ans} answerable)", f"{report.hit_at(1):.3f}")
+    table.add_row("hit@3", f"{report.hit_at(3):.3f}")
+    table.add_row(
+        f"abstention ({len(questions.question) - n_ans} unanswerable)", f"{report.abstention:.3f}"
+    )
+    table.add_row("false abstention", f"{report.false_abstention:.3f}")
+    out.print(table)
+    if args.verbose:
+        for o in report.outcomes:
+            ok = (o.rank == 1) if o.question.answerable else not o.answered
+            if not ok:
+                got = (o.first_quote or "(no answer)")[:100]
+                out.print(Text(f"miss: {o.question.text}\n  rank={o.rank} got: {got}", style="dim"))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

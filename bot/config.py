@@ -1,0 +1,119 @@
+"""Configuration: a TOML file validated by pydantic. Every setting has a default, so no file
+is needed; a bad file fails with its path, the key and the line."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.core.analysis import AnalysisSettings
+from bot.core.answers import AnswerSettings
+from bot.core.bm25 import BM25Settings
+from bot.core.index import IndexSettings
+from bot.core.segment import SegmentSettings
+
+CONFIG_ENV = "VERBATIM_CONFIG"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file, line and key."""
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "verbatim"
+
+
+class CorpusConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None = Field(default=None, description="corpus folder; unset: the default corpus")
+    cache_dir: Path | None = Field(default_factory=default_cache_dir)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    corpus: CorpusConfig = CorpusConfig()
+    analysis: AnalysisSettings = AnalysisSettings()
+    passages: SegmentSettings = SegmentSettings()
+    bm25: BM25Settings = BM25Settings()
+    answers: AnswerSettings = AnswerSettings()
+
+    @property
+    def index(self) -> IndexSettings:
+        return IndexSettings(analysis=self.analysis, passages=self.passages, bm25=self.bm25)
+
+
+def find_config(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load_config(path: Path | None) -> Config:
+    """The config in ``path``, or the defaults when ``path`` is None."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        raise ConfigError(f"{where}: invalid TOML: {exc}") from None
+    _resolve_paths(raw, path.parent)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        line = _line_of(text, loc)
+        where = f"{path}:{line}" if line else str(path)
+        raise ConfigError(f"{where}: {key}: {err['msg']}") from None
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    """Relative paths in a config file are relative to the file."""
+    corpus = raw.get("corpus")
+    if isinstance(corpus, dict):
+        for key in ("path", "cache_dir"):
+            value = corpus.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                corpus[key] = str(base / value)
+
+
+def _line_of(text: str, loc: list[str]) -> int | None:
+    """Line of the key ``loc`` (e.g. ``["answers", "quotes"]``) in a TOML text."""
+    lines = text.splitlines()
+    section_start = 0
+    if len(loc) > 1:
+        header = re.compile(rf"^\s*\[\s*{re.escape(loc[0])}\s*\]")
+        for i, line in enumerate(lines):
+            if header.match(line):
+                section_start = i
+                break
+    key = re.compile(rf"^\s*{re.escape(loc[-1])}\s*=")
+    for i in range(section_start, len(lines)):
+        if key.match(lines[i]):
+            return i + 1
+    header = re.compile(rf"^\s*\[\s*{re.escape(loc[0])}\s*\]")
+    for i, line in enumerate(lines):
+        if header.match(line):
+            return i + 1
+    return None

@@ -1,0 +1,219 @@
+"""Answering a question with verbatim quotes.
+
+1. BM25 finds the best passages for the question's content words.
+2. Inside each, the tightest span (one sentence, or two adjacent ones when the second adds
+   question words) is re-scored by the idf-weighted share of question words it holds.
+3. A passage that holds too little of the question (idf-weighted *coverage*) is not an
+   answer; when no passage is, the corpus does not answer and we say so, with the words that
+   were not found.
+4. Quotes from different documents that say the same thing are grouped ("also in").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.core.index import SearchIndex
+from bot.core.models import Answer, Cited, Document, Quote, Timings
+from bot.core.segment import Unit, paragraphs, sentences
+
+
+class AnswerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    quotes: int = Field(default=3, ge=1, le=25, description="quotes per answer")
+    candidates: int = Field(default=30, ge=1, le=1000, description="passages re-scored")
+    min_coverage: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=1.0,
+        description="idf-weighted share of the question's words a passage must hold",
+    )
+    max_sentences: int = Field(default=2, ge=1, le=5, description="sentences per quote")
+    corroboration: float = Field(
+        default=0.45, ge=0.0, le=1.0, description="word overlap (Jaccard) for 'also in'"
+    )
+    max_question_chars: int = Field(default=500, ge=10, le=4000)
+
+
+class QuestionError(ValueError):
+    """A question that cannot be searched; the message is shown to the user as is."""
+
+
+def check_question(question: str, settings: AnswerSettings) -> str:
+    q = " ".join(question.split())
+    if not q:
+        raise QuestionError(
+            "The question is empty: ask something, e.g. `ask what did the report find?`"
+        )
+    if len(q) > settings.max_question_chars:
+        raise QuestionError(
+            f"The question is {len(q):,} characters long; the limit is "
+            f"{settings.max_question_chars:,}."
+        )
+    return q
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    doc: Document
+    start: int
+    end: int
+    paragraph: int
+    matched: frozenset[str]  # question terms inside the span
+    score: float
+
+
+class Answerer:
+    """Answers questions from one :class:`SearchIndex`. Thread-safe."""
+
+    def __init__(self, index: SearchIndex, settings: AnswerSettings | None = None) -> None:
+        self.index = index
+        self.settings = settings or AnswerSettings()
+        self._paragraphs: dict[str, list[Unit]] = {}
+
+    def answer(self, question: str, k: int | None = None) -> Answer:
+        t0 = time.perf_counter()
+        q = check_question(question, self.settings)
+        k = k or self.settings.quotes
+        words = self.index.analyzer.query_words(q)
+        terms = [t for _, t in words]
+        weight = {t: self.index.bm25.term_idf(t) for t in terms}
+        total = sum(weight.values()) or 1.0
+
+        hits = self.index.bm25.top(terms, self.settings.candidates) if terms else []
+        search_ms = (time.perf_counter() - t0) * 1000
+
+        candidates: list[_Candidate] = []
+        best_passage_terms: set[str] | None = None
+        for pid, score in hits:
+            doc = self.index.document_of(pid)
+            p_start, p_end = int(self.index.p_start[pid]), int(self.index.p_end[pid])
+            present = set(self.index.analyzer.terms(doc.text, p_start, p_end)) & weight.keys()
+            if best_passage_terms is None:
+                best_passage_terms = present
+            if sum(weight[t] for t in present) / total < self.settings.min_coverage:
+                continue
+            span = self._best_span(doc, p_start, p_end, weight)
+            if span is None:
+                continue
+            s, e, para, matched = span
+            coverage = sum(weight[t] for t in matched) / total
+            candidates.append(_Candidate(doc, s, e, para, matched, score * coverage))
+
+        candidates.sort(key=lambda c: (-c.score, c.doc.id, c.start))
+        groups = self._group(candidates, k)
+        if groups:
+            shown: set[str] = set().union(*(c.matched for g in groups for c in g))
+        else:
+            shown = best_passage_terms or set()
+        unmatched = [w for w, t in words if t not in shown]
+        cited = [
+            Cited(
+                quote=self._quote(group[0], words),
+                also_in=[self._quote(c, words) for c in group[1:]],
+            )
+            for group in groups
+        ]
+        return Answer(
+            question=q,
+            answered=bool(cited),
+            results=cited,
+            unmatched_terms=unmatched,
+            timings=Timings(search_ms=search_ms, total_ms=(time.perf_counter() - t0) * 1000),
+        )
+
+    def highlights(self, quote: Quote) -> list[tuple[int, int]]:
+        """Spans of ``quote.text`` that are question words (for bold), never overlapping."""
+        analyzer = self.index.analyzer
+        wanted = {analyzer.normalise(w) for w in quote.matched_terms} - {None}
+        return [(t.start, t.end) for t in analyzer.tokens(quote.text) if t.term in wanted]
+
+    # -- spans -------------------------------------------------------------------------
+
+    def paragraphs_of(self, doc: Document) -> list[Unit]:
+        paras = self._paragraphs.get(doc.id)
+        if paras is None:
+            paras = paragraphs(doc.text)
+            self._paragraphs[doc.id] = paras
+        return paras
+
+    def _best_span(
+        self, doc: Document, p_start: int, p_end: int, weight: dict[str, float]
+    ) -> tuple[int, int, int, frozenset[str]] | None:
+        """The tightest run of sentences in one paragraph of the passage holding the most
+        question weight: (start, end, paragraph, matched terms)."""
+        analyzer = self.index.analyzer
+        best: tuple[float, int, int, int, int, frozenset[str]] | None = None
+        for para in self.paragraphs_of(doc):
+            if para.end <= p_start or para.start >= p_end:
+                continue
+            sents = sentences(doc.text, max(para.start, p_start), min(para.end, p_end))
+            found = [frozenset(analyzer.terms(doc.text, s, e)) & weight.keys() for s, e in sents]
+            for i in range(len(sents)):
+                matched: frozenset[str] = frozenset()
+                for j in range(i, min(i + self.settings.max_sentences, len(sents))):
+                    grown = matched | found[j]
+                    if j > i and (grown == matched or not found[i]):
+                        break  # a further sentence must add question words
+                    matched = grown
+                    value = sum(weight[t] for t in matched)
+                    length = sents[j][1] - sents[i][0]
+                    key = (value, -(j - i), -length)
+                    if value > 0 and (best is None or key > best[:3]):
+                        best = (*key, sents[i][0], sents[j][1], para.paragraph, matched)  # type: ignore[assignment]
+        if best is None:
+            return None
+        return best[3], best[4], best[5], best[6]
+
+    # -- grouping ----------------------------------------------------------------------
+
+    def _group(self, candidates: Sequence[_Candidate], k: int) -> list[list[_Candidate]]:
+        """Up to ``k`` groups: each a quote and the quotes of other documents saying the same."""
+        analyzer = self.index.analyzer
+        groups: dict[int, list[_Candidate]] = {}
+        words: dict[int, set[str]] = {}
+        for n, cand in enumerate(candidates):
+            terms = set(analyzer.terms(cand.doc.text, cand.start, cand.end))
+            home = None
+            duplicate = False
+            for g, members in groups.items():
+                for m in members:
+                    same_doc = m.doc.id == cand.doc.id
+                    if same_doc and (cand.start < m.end and m.start < cand.end):
+                        duplicate = True
+                    elif _similar(terms, words[id(m)], self.settings.corroboration):
+                        if same_doc:
+                            duplicate = True
+                        elif home is None:
+                            home = g
+                if duplicate:
+                    break
+            if duplicate:
+                continue
+            words[id(cand)] = terms
+            if home is not None:
+                if all(m.doc.id != cand.doc.id for m in groups[home]):
+                    groups[home].append(cand)
+            elif len(groups) < k:
+                groups[n] = [cand]
+        return list(groups.values())
+
+    def _quote(self, cand: _Candidate, words: list[tuple[str, str]]) -> Quote:
+        return Quote.from_document(
+            cand.doc,
+            cand.start,
+            cand.end,
+            paragraph=cand.paragraph,
+            score=round(cand.score, 6),
+            matched_terms=[w for w, t in words if t in cand.matched],
+        )
+
+
+def _similar(a: set[str], b: set[str], threshold: float) -> bool:
+    """Jaccard overlap of two quotes' index terms."""
+    return bool(a and b) and len(a & b) / len(a | b) >= threshold

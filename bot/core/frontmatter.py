@@ -1,0 +1,58 @@
+"""Front matter, as static-site tools write it: YAML between ``---`` lines or TOML between
+``+++`` lines at the very top of a file. The body after it is returned exactly as stored."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from typing import Any
+
+import yaml
+
+_FENCES = {"---": "yaml", "+++": "toml"}
+
+
+class FrontMatterError(ValueError):
+    """Malformed front matter; ``line`` is the 1-based line in the file."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def split_front_matter(text: str) -> tuple[dict[str, Any], str, int]:
+    """(metadata, body, 1-based line where the body starts). Text without front matter is
+    all body."""
+    first, nl, _ = text.partition("\n")
+    fence = first.rstrip("\r ")
+    if fence not in _FENCES or not nl:
+        return {}, text, 1
+    closing = re.compile(rf"^{re.escape(fence)}[ \t\r]*$\n?", re.MULTILINE)
+    end = closing.search(text, len(first) + 1)
+    if end is None:
+        raise FrontMatterError(f"front matter opened with {fence!r} on line 1 is never closed", 1)
+    raw = text[len(first) + 1 : end.start()]
+    body_line = text.count("\n", 0, end.end()) + 1
+    data = _parse(raw, _FENCES[fence])
+    return data, text[end.end() :], body_line
+
+
+def _parse(raw: str, kind: str) -> dict[str, Any]:
+    try:
+        if kind == "toml":
+            data: Any = tomllib.loads(raw)
+        else:
+            data = yaml.safe_load(raw) if raw.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else None
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise FrontMatterError(f"invalid YAML: {problem}", line) from None
+    except tomllib.TOMLDecodeError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        raise FrontMatterError(
+            f"invalid TOML: {exc}", int(found.group(1)) + 1 if found else None
+        ) from None
+    if not isinstance(data, dict):
+        raise FrontMatterError("front matter must be a mapping of keys to values", 2)
+    return data

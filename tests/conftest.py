@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.core.answers import Answerer
+from bot.core.corpus import default_corpus_dir, load_folder
+from bot.core.index import SearchIndex
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+
+
+@pytest.fixture(scope="session")
+def default_index() -> SearchIndex:
+    loaded = load_folder(default_corpus_dir())
+    assert not loaded.issues
+    return SearchIndex.build(loaded.documents)
+
+
+@pytest.fixture(scope="session")
+def answerer(default_index: SearchIndex) -> Answerer:
+    return Answerer(default_index)

@@ -1,0 +1,127 @@
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.core.answers import Answerer, AnswerSettings, QuestionError
+from bot.core.index import SearchIndex
+from bot.core.models import Document, DocumentMeta, Quote, QuoteIntegrityError, verify_quote
+
+WORDS = [
+    "police",
+    "report",
+    "children",
+    "officer",
+    "Rotherham",
+    "the",
+    "of",
+    "1,400",
+    "survivor’s",
+    "failed",
+    "«quote»",
+    "**bold**",
+    "@everyone",
+    "x",
+]
+
+
+def make_docs(texts: list[str]) -> list[Document]:
+    return [
+        Document(id=f"doc-{i}", text=t, meta=DocumentMeta(title=f"Doc {i}"))
+        for i, t in enumerate(texts)
+    ]
+
+
+text_strategy = (
+    st.lists(
+        st.one_of(st.sampled_from(WORDS), st.sampled_from([". ", "! ", "\n", "\n\n", ", ", " "])),
+        min_size=1,
+        max_size=120,
+    )
+    .map(" ".join)
+    .filter(str.strip)
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(text_strategy, min_size=1, max_size=5),
+    st.lists(st.sampled_from([*WORDS, "France", "capital"]), min_size=1, max_size=6),
+)
+def test_every_quote_is_an_exact_slice_of_its_document(texts, question_words):
+    docs = make_docs(texts)
+    answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_coverage=0.0))
+    answer = answerer.answer(" ".join(question_words))
+    by_id = {d.id: d for d in docs}
+    for cited in answer.results:
+        for quote in [cited.quote, *cited.also_in]:
+            doc = by_id[quote.doc_id]
+            assert quote.text == doc.text[quote.start : quote.end]
+            assert quote.text == quote.text.strip() and quote.text
+            for s, e in answerer.highlights(quote):
+                assert 0 <= s < e <= len(quote.text)
+
+
+def test_quotes_are_built_only_from_checked_slices():
+    doc = make_docs(["Officers failed the children."])[0]
+    quote = Quote.from_document(doc, 0, 8, paragraph=1)
+    assert quote.text == "Officers"
+    with pytest.raises(QuoteIntegrityError):
+        Quote.from_document(doc, 5, 500, paragraph=1)
+    forged = quote.model_copy(update={"text": "Officers did nothing wrong"})
+    with pytest.raises(QuoteIntegrityError):
+        verify_quote(forged, doc)
+
+
+def test_answers_the_question_with_the_tightest_sentence(answerer):
+    answer = answerer.answer("When was Operation Linden launched?")
+    assert answer.answered
+    top = answer.results[0].quote
+    assert top.text.startswith("Operation Linden was launched in 2014")
+    assert top.doc_id == "rotherham-cse-fashion-accessory"
+    assert top.paragraph == 7 and "Linden" in top.matched_terms  # "Read More" lines count
+
+
+def test_abstains_on_questions_the_corpus_does_not_answer(answerer):
+    answer = answerer.answer("What is the capital of France?")
+    assert not answer.answered and answer.results == []
+    assert answer.unmatched_terms == ["capital", "France"]
+
+
+def test_same_claim_in_two_documents_is_grouped_as_corroboration(answerer):
+    answer = answerer.answer("girls in Rotherham older Asian boyfriend fashion accessory")
+    first = answer.results[0]
+    docs = {first.quote.doc_id, *(q.doc_id for q in first.also_in)}
+    assert docs == {"rotherham-cse-fashion-accessory", "shocking-police-failures-rotherham"}
+    assert len(answer.results) == len({c.quote.text for c in answer.results})
+
+
+def test_repeated_captions_are_not_quoted_twice(answerer):
+    answer = answerer.answer("police vans outside Rotherham police station", k=5)
+    texts = [c.quote.text for c in answer.results]
+    assert len(texts) == len(set(texts))
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("   ", "The question is empty"), ("x" * 501, "the limit is 500")],
+)
+def test_bad_questions_get_a_clear_error(answerer, question, message):
+    with pytest.raises(QuestionError, match=message):
+        answerer.answer(question)
+
+
+def test_a_question_of_only_stopwords_is_not_answered(answerer):
+    answer = answerer.answer("what is it and who did it?")
+    assert not answer.answered and answer.unmatched_terms == []
+
+
+def test_search_is_thread_safe(answerer):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["fashion accessory", "Operation Linden", "47 officers", "capital of France"] * 25
+    expected = [answerer.answer(q).model_dump(exclude={"timings"}) for q in questions]
+    with ThreadPoolExecutor(8) as pool:
+        got = list(
+            pool.map(lambda q: answerer.answer(q).model_dump(exclude={"timings"}), questions)
+        )
+    assert got == expected
