@@ -144,7 +144,7 @@ def _render(
 
 
 def citation(q: Quote, limit: int = 400) -> str:
-    """"— [Title](url), Publisher, 22 June 2022, ¶7" with every part escaped."""
+    """ "— [Title](url), Publisher, 22 June 2022, ¶7" with every part escaped."""
     title = cut(q.title, 200)
     if q.url:
         safe_url = url_quote(q.url, safe=":/?&=#%~+,;@!$'*.-_")
