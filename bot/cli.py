@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     ev.set_defaults(handler=cmd_eval)
+    run = sub.add_parser("run", parents=[common], help="start the Discord bot ($DISCORD_TOKEN)")
+    run.set_defaults(handler=cmd_run)
+
+    sync = sub.add_parser("sync", parents=[common], help="sync slash commands to Discord")
+    sync.add_argument(
+        "--global", dest="globally", action="store_true", help="sync globally, not to guild_ids"
+    )
+    sync.set_defaults(handler=cmd_sync)
     return parser
 
 
@@ -255,6 +264,63 @@ def cmd_eval(args: argparse.Namespace, out: Console) -> int:
             if not ok:
                 got = (o.first_quote or "(no answer)")[:100]
                 out.print(Text(f"miss: {o.question.text}\n  rank={o.rank} got: {got}", style="dim"))
+    return 0
+
+
+def _token() -> str:
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        raise CliError("set the DISCORD_TOKEN environment variable to the bot's token")
+    return token
+
+
+def cmd_run(args: argparse.Namespace, out: Console) -> int:
+    from bot.chat.client import VerbatimBot
+    from bot.chat.logs import setup_logging
+
+    config = _config(args)
+    token = _token()
+    opened = _open(args, out, config)
+    setup_logging()
+    bot = VerbatimBot(config.discord, lambda guild_id: opened.answerer)
+    bot.run(token, log_handler=None)
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace, out: Console) -> int:
+    import asyncio
+
+    import discord
+
+    from bot.chat.client import VerbatimBot
+
+    config = _config(args)
+    token = _token()
+    guilds = [] if args.globally else config.discord.guild_ids
+
+    async def sync() -> list[str]:
+        bot = VerbatimBot(config.discord, lambda guild_id: None)  # type: ignore[arg-type,return-value]
+        async with bot:
+            await bot.login(token)
+            lines = []
+            if not guilds:
+                synced = await bot.tree.sync()
+                lines.append(f"globally: {', '.join(c.name for c in synced)}")
+            for gid in guilds:
+                guild = discord.Object(gid)
+                bot.tree.copy_global_to(guild=guild)
+                synced = await bot.tree.sync(guild=guild)
+                lines.append(f"guild {gid}: {', '.join(c.name for c in synced)}")
+            return lines
+
+    try:
+        lines = asyncio.run(sync())
+    except discord.LoginFailure:
+        raise CliError("Discord refused the token in DISCORD_TOKEN") from None
+    except discord.HTTPException as exc:
+        raise CliError(f"Discord refused the sync: {exc}") from None
+    for line in lines:
+        out.print(f"synced {line}")
     return 0
 
 

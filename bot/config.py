@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.core.analysis import AnalysisSettings
 from bot.core.answers import AnswerSettings
@@ -36,6 +36,49 @@ class CorpusConfig(BaseModel):
     cache_dir: Path | None = Field(default_factory=default_cache_dir)
 
 
+class DiscordConfig(BaseModel):
+    """The bot. The token is read only from the environment variable ``DISCORD_TOKEN``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application_id: int | None = Field(default=None, gt=0)
+    guild_ids: list[int] = Field(
+        default_factory=list, description="servers to sync commands to; empty: global"
+    )
+    public_by_default: bool = Field(
+        default=False, description="answers visible to the channel unless public:false"
+    )
+    results: int = Field(default=3, ge=1, le=10, description="quotes per /ask answer")
+    search_page_size: int = Field(default=4, ge=1, le=10)
+    search_pages: int = Field(default=5, ge=1, le=25)
+    cooldown_uses: int = Field(default=5, ge=1, description="questions a user may ask ...")
+    cooldown_seconds: float = Field(default=30.0, ge=0.0, description="... per this many s")
+    allowed_channels: list[int] = Field(
+        default_factory=list, description="channels the bot answers in; empty: all"
+    )
+    log_questions: bool = Field(default=False, description="record question text in logs")
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: list[int] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_token_in_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "token" in data:
+            raise ValueError(
+                "the token is never read from the config file: set DISCORD_TOKEN instead"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _shards(self) -> DiscordConfig:
+        if self.shard_ids is not None:
+            if self.shard_count is None:
+                raise ValueError("shard_ids needs shard_count")
+            if any(not 0 <= i < self.shard_count for i in self.shard_ids):
+                raise ValueError("every shard id must be in 0 .. shard_count - 1")
+        return self
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,6 +87,7 @@ class Config(BaseModel):
     passages: SegmentSettings = SegmentSettings()
     bm25: BM25Settings = BM25Settings()
     answers: AnswerSettings = AnswerSettings()
+    discord: DiscordConfig = DiscordConfig()
 
     @property
     def index(self) -> IndexSettings:

@@ -13,7 +13,8 @@ from urllib.parse import quote as url_quote
 
 import discord
 
-from bot.core.models import Answer, Quote
+from bot.core.models import Answer, Document, Quote
+from bot.core.segment import Unit
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits)
 CONTENT_LIMIT = 2000
@@ -192,6 +193,32 @@ def answer_embed(
     embed.description = "\n\n".join(blocks)
     embed.set_footer(text=FOOTER)
     return embed
+
+
+def context_markdown(doc: Document, units: Sequence[Unit], quote: Quote) -> str:
+    """Paragraphs around a quote, each escaped and cut to fit, the quote in bold."""
+    budget = (DESCRIPTION_LIMIT - 50) // max(1, len(units))
+    pieces = []
+    for unit in units:
+        text = doc.text[unit.start : unit.end]
+        s = max(quote.start, unit.start) - unit.start
+        e = min(quote.end, unit.end) - unit.start
+        marks = [(s, e)] if s < e else []
+        pieces.append(quote_markdown(text, marks, budget, prefix=""))
+    return "\n\n".join(pieces)
+
+
+def cite_block(quote: Quote) -> str:
+    """The quote in quotation marks and an attribution line, as a code block to copy."""
+    attribution = "— " + quote.attribution
+    room = CONTENT_LIMIT - len(attribution) - 20
+    text = quote.text
+    if len(text) > room:
+        text = _word_prefix(text, room - 1) + ELLIPSIS
+    body = f"“{text}”\n{attribution}"
+    if "```" in body:  # cannot fence it: show it escaped instead
+        return cut(f"“{text}”", CONTENT_LIMIT - len(attribution) - 10) + "\n" + escape(attribution)
+    return f"```\n{body}\n```"
 
 
 def embeds_size(embeds: Sequence[discord.Embed]) -> int:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,6 +133,20 @@ class Answerer:
         analyzer = self.index.analyzer
         wanted = {analyzer.normalise(w) for w in quote.matched_terms} - {None}
         return [(t.start, t.end) for t in analyzer.tokens(quote.text) if t.term in wanted]
+
+    def paragraph_at(self, doc: Document, offset: int) -> int:
+        """1-based number of the paragraph holding (or nearest before) ``offset``."""
+        paras = self.paragraphs_of(doc)
+        i = bisect.bisect_right([p.start for p in paras], offset) - 1
+        return paras[max(i, 0)].paragraph if paras else 1
+
+    def context_spans(self, quote: Quote, around: int = 1) -> list[Unit]:
+        """The quote's paragraphs and ``around`` paragraphs either side."""
+        doc = self.index.by_id[quote.doc_id]
+        paras = self.paragraphs_of(doc)
+        first = self.paragraph_at(doc, quote.start) - 1
+        last = self.paragraph_at(doc, max(quote.start, quote.end - 1)) - 1
+        return paras[max(0, first - around) : last + around + 1]
 
     # -- spans -------------------------------------------------------------------------
 
