@@ -82,7 +82,7 @@ class DiscordConfig(BaseModel):
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    corpus: CorpusConfig = CorpusConfig()
+    corpus: CorpusConfig = Field(default_factory=CorpusConfig)
     analysis: AnalysisSettings = AnalysisSettings()
     passages: SegmentSettings = SegmentSettings()
     bm25: BM25Settings = BM25Settings()

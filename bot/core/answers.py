@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import bisect
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,7 +30,7 @@ class AnswerSettings(BaseModel):
     quotes: int = Field(default=3, ge=1, le=25, description="quotes per answer")
     candidates: int = Field(default=30, ge=1, le=1000, description="passages re-scored")
     min_coverage: float = Field(
-        default=0.6,
+        default=0.3,
         ge=0.0,
         le=1.0,
         description="idf-weighted share of the question's words a passage must hold",
@@ -59,6 +60,29 @@ def check_question(question: str, settings: AnswerSettings) -> str:
     return q
 
 
+# Ranking constants: general choices, not fitted to a question set (see README).
+PASSAGE_WEIGHT = 0.25  # how much the whole passage's BM25 score adds to its best span's
+FRAGMENT_FACTOR = 0.75  # a span that does not end like a sentence is worth less
+SENTENCE_ENDS = (".", "!", "?", "…")
+MIN_PREFIX = 5  # shortest stem that may stand for a longer or shorter corpus term
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    """A content word of the question."""
+
+    surface: str  # as the user wrote it
+    terms: tuple[str, ...]  # index terms that count as this word
+    weight: float  # its idf
+    is_name: bool  # capitalised, and not the question's first word
+
+
+def _present(words: Sequence[_Word], terms: Iterable[str]) -> frozenset[str]:
+    """Surface forms of the question words found among ``terms``."""
+    found = set(terms)
+    return frozenset(w.surface for w in words if any(t in found for t in w.terms))
+
+
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     doc: Document
@@ -81,43 +105,42 @@ class Answerer:
         t0 = time.perf_counter()
         q = check_question(question, self.settings)
         k = k or self.settings.quotes
-        words = self.index.analyzer.query_words(q)
-        terms = [t for _, t in words]
-        weight = {t: self.index.bm25.term_idf(t) for t in terms}
-        total = sum(weight.values()) or 1.0
-
+        words = self._query(q)
+        total = sum(w.weight for w in words) or 1.0
+        terms = sorted({t for w in words for t in w.terms})
         hits = self.index.bm25.top(terms, self.settings.candidates) if terms else []
         search_ms = (time.perf_counter() - t0) * 1000
 
         candidates: list[_Candidate] = []
-        best_passage_terms: set[str] | None = None
-        for pid, score in hits:
+        best_passage: frozenset[str] | None = None
+        # A name (capitalised, not first word) that no document contains: the question is
+        # about something the corpus does not cover.
+        unknown_names = [w.surface for w in words if w.is_name and not w.terms]
+        for pid, passage_score in [] if unknown_names else hits:
             doc = self.index.document_of(pid)
             p_start, p_end = int(self.index.p_start[pid]), int(self.index.p_end[pid])
-            present = set(self.index.analyzer.terms(doc.text, p_start, p_end)) & weight.keys()
-            if best_passage_terms is None:
-                best_passage_terms = present
-            if sum(weight[t] for t in present) / total < self.settings.min_coverage:
+            present = _present(words, self.index.analyzer.terms(doc.text, p_start, p_end))
+            if best_passage is None:
+                best_passage = present
+            if sum(w.weight for w in words if w.surface in present) / total < (
+                self.settings.min_coverage
+            ):
                 continue
-            span = self._best_span(doc, p_start, p_end, weight)
-            if span is None:
-                continue
-            s, e, para, matched = span
-            coverage = sum(weight[t] for t in matched) / total
-            candidates.append(_Candidate(doc, s, e, para, matched, score * coverage))
+            span = self._best_span(doc, p_start, p_end, words)
+            if span is not None:
+                s, e, para, matched, value = span
+                score = value + PASSAGE_WEIGHT * passage_score
+                candidates.append(_Candidate(doc, s, e, para, matched, score))
 
         candidates.sort(key=lambda c: (-c.score, c.doc.id, c.start))
         groups = self._group(candidates, k)
         if groups:
             shown: set[str] = set().union(*(c.matched for g in groups for c in g))
         else:
-            shown = best_passage_terms or set()
-        unmatched = [w for w, t in words if t not in shown]
+            shown = set(best_passage or ())
+        unmatched = [w.surface for w in words if w.surface not in shown]
         cited = [
-            Cited(
-                quote=self._quote(group[0], words),
-                also_in=[self._quote(c, words) for c in group[1:]],
-            )
+            Cited(quote=self._quote(group[0]), also_in=[self._quote(c) for c in group[1:]])
             for group in groups
         ]
         return Answer(
@@ -128,11 +151,28 @@ class Answerer:
             timings=Timings(search_ms=search_ms, total_ms=(time.perf_counter() - t0) * 1000),
         )
 
+    def _query(self, question: str) -> list[_Word]:
+        """The question's content words, each with the index terms that stand for it: its own
+        term, or for a word the corpus lacks, corpus terms sharing its stem as a prefix
+        ("complaint" finds "complain", "disciplined" finds "disciplinari")."""
+        bm25 = self.index.bm25
+        words = []
+        for n, (surface, term) in enumerate(self.index.analyzer.query_words(question)):
+            is_name = surface[:1].isupper() and n > 0
+            if term in bm25.vocab:
+                words.append(_Word(surface, (term,), bm25.term_idf(term), is_name))
+                continue
+            alts = bm25.prefix_relatives(term, MIN_PREFIX)
+            weight = max((bm25.term_idf(t) for t in alts), default=bm25.term_idf(term))
+            words.append(_Word(surface, alts, weight, is_name))
+        return words
+
     def highlights(self, quote: Quote) -> list[tuple[int, int]]:
         """Spans of ``quote.text`` that are question words (for bold), never overlapping."""
-        analyzer = self.index.analyzer
-        wanted = {analyzer.normalise(w) for w in quote.matched_terms} - {None}
-        return [(t.start, t.end) for t in analyzer.tokens(quote.text) if t.term in wanted]
+        wanted = {t for w in self._query(" ".join(quote.matched_terms)) for t in w.terms}
+        return [
+            (t.start, t.end) for t in self.index.analyzer.tokens(quote.text) if t.term in wanted
+        ]
 
     def paragraph_at(self, doc: Document, offset: int) -> int:
         """1-based number of the paragraph holding (or nearest before) ``offset``."""
@@ -158,32 +198,46 @@ class Answerer:
         return paras
 
     def _best_span(
-        self, doc: Document, p_start: int, p_end: int, weight: dict[str, float]
-    ) -> tuple[int, int, int, frozenset[str]] | None:
-        """The tightest run of sentences in one paragraph of the passage holding the most
-        question weight: (start, end, paragraph, matched terms)."""
+        self, doc: Document, p_start: int, p_end: int, words: Sequence[_Word]
+    ) -> tuple[int, int, int, frozenset[str], float] | None:
+        """The best run of at most ``max_sentences`` sentences inside one paragraph of the
+        passage: (start, end, paragraph, matched words, value). A span's value is the idf
+        of the question words it holds, with BM25's term-frequency saturation; a further
+        sentence is only taken if it adds question words, and a fragment that is not a
+        sentence (a headline, a caption, a link) is worth less."""
         analyzer = self.index.analyzer
-        best: tuple[float, int, int, int, int, frozenset[str]] | None = None
+        k1 = self.index.bm25.settings.k1
+        best: tuple[float, int, int, int, int, frozenset[str], float] | None = None
         for para in self.paragraphs_of(doc):
             if para.end <= p_start or para.start >= p_end:
                 continue
             sents = sentences(doc.text, max(para.start, p_start), min(para.end, p_end))
-            found = [frozenset(analyzer.terms(doc.text, s, e)) & weight.keys() for s, e in sents]
+            counts = [Counter(analyzer.terms(doc.text, s, e)) for s, e in sents]
             for i in range(len(sents)):
-                matched: frozenset[str] = frozenset()
+                tf: Counter[str] = Counter()
                 for j in range(i, min(i + self.settings.max_sentences, len(sents))):
-                    grown = matched | found[j]
-                    if j > i and (grown == matched or not found[i]):
+                    grown = tf + counts[j]
+                    if j > i and _present(words, grown) == _present(words, tf):
                         break  # a further sentence must add question words
-                    matched = grown
-                    value = sum(weight[t] for t in matched)
-                    length = sents[j][1] - sents[i][0]
-                    key = (value, -(j - i), -length)
-                    if value > 0 and (best is None or key > best[:3]):
-                        best = (*key, sents[i][0], sents[j][1], para.paragraph, matched)  # type: ignore[assignment]
+                    tf = grown
+                    value = 0.0
+                    matched = set()
+                    for w in words:
+                        n = sum(tf[t] for t in w.terms)
+                        if n:
+                            matched.add(w.surface)
+                            value += w.weight * n * (k1 + 1) / (n + k1)
+                    if not value:
+                        continue
+                    start, end = sents[i][0], sents[j][1]
+                    if not doc.text[start:end].rstrip("\"'”’)]").endswith(SENTENCE_ENDS):
+                        value *= FRAGMENT_FACTOR
+                    key = (value, -(j - i), -(end - start))
+                    if best is None or key > best[:3]:
+                        best = (*key, start, end, para.paragraph, frozenset(matched), value)
         if best is None:
             return None
-        return best[3], best[4], best[5], best[6]
+        return best[3], best[4], best[5], best[6], best[7]
 
     # -- grouping ----------------------------------------------------------------------
 
@@ -218,14 +272,14 @@ class Answerer:
                 groups[n] = [cand]
         return list(groups.values())
 
-    def _quote(self, cand: _Candidate, words: list[tuple[str, str]]) -> Quote:
+    def _quote(self, cand: _Candidate) -> Quote:
         return Quote.from_document(
             cand.doc,
             cand.start,
             cand.end,
             paragraph=cand.paragraph,
             score=round(cand.score, 6),
-            matched_terms=[w for w, t in words if t in cand.matched],
+            matched_terms=sorted(cand.matched, key=str.casefold),
         )
 
 

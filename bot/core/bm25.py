@@ -9,6 +9,7 @@ documents get the epsilon floor. ``lucene`` mode uses Lucene's idf, ``log(1 + (N
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Literal
@@ -48,6 +49,7 @@ class BM25Index:
         self.settings = settings
         self.n_docs = len(self.doc_len)
         self.df = np.diff(self.indptr)
+        self._sorted_terms: list[str] | None = None
         self.idf = _idf(self.df, self.n_docs, settings)
         # Per-posting term-frequency part of BM25, in float64 so okapi scores match rank-bm25.
         k1, b = settings.k1, settings.b
@@ -93,6 +95,22 @@ class BM25Index:
         if tid is not None:
             return float(self.idf[tid])
         return float(_idf(np.zeros(1, np.int64), self.n_docs + 1, self.settings)[0])
+
+    def prefix_relatives(self, term: str, min_len: int, limit: int = 8) -> tuple[str, ...]:
+        """Index terms of at least ``min_len`` characters that extend ``term`` or that
+        ``term`` extends: a cheap fallback for words whose exact stem is not indexed."""
+        if len(term) < min_len:
+            return ()
+        if self._sorted_terms is None:
+            self._sorted_terms = sorted(self.terms)
+        ordered = self._sorted_terms
+        lo = bisect.bisect_left(ordered, term)
+        hi = bisect.bisect_left(ordered, term + "\U0010ffff")
+        longer = ordered[lo : min(hi, lo + limit)]
+        shorter = [
+            term[:n] for n in range(len(term) - 1, min_len - 1, -1) if term[:n] in self.vocab
+        ]
+        return tuple(dict.fromkeys([*shorter, *longer]))[:limit]
 
     def scores(self, query: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(document ids, scores) of the documents that contain a query term. Repeated query

@@ -45,7 +45,8 @@ def _parse(raw: str, kind: str) -> dict[str, Any]:
             data = yaml.safe_load(raw) if raw.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else None
+        last = max(0, raw.rstrip("\n").count("\n"))  # a mark at the end of input: last line
+        line = min(mark.line, last) + 2 if mark is not None else None
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise FrontMatterError(f"invalid YAML: {problem}", line) from None
     except tomllib.TOMLDecodeError as exc:

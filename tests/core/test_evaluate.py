@@ -1,0 +1,26 @@
+from bot.core.evaluate import EvalQuestion, QuestionSet, evaluate, load_question_set
+from tests.conftest import DATA
+
+
+def test_dev_question_set_meets_its_floor(answerer):
+    """The dev set (38 questions, a third unanswerable) was used to choose the defaults; the
+    floor guards against regressions. The holdout set is reported in the README."""
+    report = evaluate(answerer, load_question_set(DATA / "dev_questions.toml"))
+    assert len(report.outcomes) >= 30
+    assert report.hit_at(3) >= 0.70
+    assert report.hit_at(1) >= 0.55
+    assert report.abstention >= 0.65
+    assert report.false_abstention <= 0.10
+
+
+def test_metrics_count_ranks_and_abstentions(answerer):
+    qs = QuestionSet(
+        question=[
+            EvalQuestion(text="When was Operation Linden launched?", expect=["launched in 2014"]),
+            EvalQuestion(text="What is the capital of France?", answerable=False),
+            EvalQuestion(text="When was Operation Linden launched?", expect=["no such phrase"]),
+        ]
+    )
+    report = evaluate(answerer, qs)
+    assert [o.rank for o in report.outcomes] == [1, None, None]
+    assert report.hit_at(1) == 0.5 and report.abstention == 1.0

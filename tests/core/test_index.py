@@ -1,0 +1,57 @@
+import time
+
+from bot.core.corpus import default_corpus_dir, load_folder
+from bot.core.index import IndexSettings, SearchIndex, cache_key, load_or_build
+from bot.core.models import Document
+
+
+def docs(n: int = 300) -> list[Document]:
+    return [
+        Document(id=f"d{i}", text=f"Paragraph {i} about officers and reports.\n\nMore {i % 7}.")
+        for i in range(n)
+    ]
+
+
+def test_cache_round_trip_and_invalidation(tmp_path):
+    corpus = docs()
+    built, cached = load_or_build(corpus, IndexSettings(), tmp_path)
+    assert not cached
+    again, cached = load_or_build(corpus, IndexSettings(), tmp_path)
+    assert cached
+    assert again.bm25.top(["offic"], 5) == built.bm25.top(["offic"], 5)
+    # a changed document or setting misses the cache
+    changed = [*corpus[:-1], corpus[-1].model_copy(update={"text": "Changed."})]
+    assert not load_or_build(changed, IndexSettings(), tmp_path)[1]
+    other = IndexSettings.model_validate({"bm25": {"k1": 1.2}})
+    assert not load_or_build(corpus, other, tmp_path)[1]
+    assert cache_key(corpus, other) != cache_key(corpus, IndexSettings())
+
+
+def test_corrupt_cache_is_rebuilt(tmp_path):
+    corpus = docs(5)
+    load_or_build(corpus, IndexSettings(), tmp_path)
+    for f in tmp_path.glob("index-*.npz"):
+        f.write_bytes(b"not a zip file")
+    index, cached = load_or_build(corpus, IndexSettings(), tmp_path)
+    assert not cached and len(index) > 0
+    assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_loading_is_faster_than_building(tmp_path):
+    corpus = docs(3000)
+    t0 = time.perf_counter()
+    load_or_build(corpus, IndexSettings(), tmp_path)
+    build = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _, cached = load_or_build(corpus, IndexSettings(), tmp_path)
+    load = time.perf_counter() - t0
+    assert cached and load < build
+
+
+def test_passages_point_into_their_documents():
+    index = SearchIndex.build(load_folder(default_corpus_dir()).documents)
+    for i in range(len(index)):
+        p = index.passage(i)
+        doc = index.by_id[p.doc_id]
+        text = doc.text[p.start : p.end]
+        assert text and text == text.strip()
