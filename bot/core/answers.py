@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import bisect
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -65,6 +66,11 @@ PASSAGE_WEIGHT = 0.25  # how much the whole passage's BM25 score adds to its bes
 FRAGMENT_FACTOR = 0.75  # a span that does not end like a sentence is worth less
 SENTENCE_ENDS = (".", "!", "?", "…")
 MIN_PREFIX = 5  # shortest stem that may stand for a longer or shorter corpus term
+NUMBER_FACTOR = 1.25  # a question asking "how many" or "when" prefers spans with a number
+_WANTS_NUMBER = re.compile(
+    r"^\W*(how (many|much|old|young|long|often)|when|what (year|date|age|number))\b", re.I
+)
+_NUMBER = re.compile(r"\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +132,7 @@ class Answerer:
                 self.settings.min_coverage
             ):
                 continue
-            span = self._best_span(doc, p_start, p_end, words)
+            span = self._best_span(doc, p_start, p_end, words, bool(_WANTS_NUMBER.match(q)))
             if span is not None:
                 s, e, para, matched, value = span
                 score = value + PASSAGE_WEIGHT * passage_score
@@ -198,7 +204,12 @@ class Answerer:
         return paras
 
     def _best_span(
-        self, doc: Document, p_start: int, p_end: int, words: Sequence[_Word]
+        self,
+        doc: Document,
+        p_start: int,
+        p_end: int,
+        words: Sequence[_Word],
+        wants_number: bool = False,
     ) -> tuple[int, int, int, frozenset[str], float] | None:
         """The best run of at most ``max_sentences`` sentences inside one paragraph of the
         passage: (start, end, paragraph, matched words, value). A span's value is the idf
@@ -232,6 +243,8 @@ class Answerer:
                     start, end = sents[i][0], sents[j][1]
                     if not doc.text[start:end].rstrip("\"'”’)]").endswith(SENTENCE_ENDS):
                         value *= FRAGMENT_FACTOR
+                    if wants_number and _NUMBER.search(doc.text, start, end):
+                        value *= NUMBER_FACTOR
                     key = (value, -(j - i), -(end - start))
                     if best is None or key > best[:3]:
                         best = (*key, start, end, para.paragraph, frozenset(matched), value)

@@ -125,3 +125,22 @@ def test_search_is_thread_safe(answerer):
             pool.map(lambda q: answerer.answer(q).model_dump(exclude={"timings"}), questions)
         )
     assert got == expected
+
+
+def test_quantity_questions_prefer_spans_with_numbers(answerer):
+    top = answerer.answer("How many officers were investigated?").results[0].quote
+    assert top.text.startswith("Of the 47 officers investigated")
+
+
+def test_unknown_names_mean_the_corpus_does_not_cover_it(answerer):
+    answer = answerer.answer("How many children were abused in the Telford scandal?")
+    assert not answer.answered and "Telford" in answer.unmatched_terms
+
+
+def test_unknown_word_falls_back_to_corpus_terms_sharing_its_stem(answerer):
+    # "disciplined" (stem "disciplin") is not in the corpus; "disciplinary" extends its stem.
+    answer = answerer.answer("disciplined")
+    assert answer.answered
+    quote = answer.results[0].quote
+    assert "could not face disciplinary proceedings" in quote.text
+    assert [quote.text[s:e] for s, e in answerer.highlights(quote)] == ["disciplinary"]
