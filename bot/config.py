@@ -15,9 +15,12 @@ from bot.core.analysis import AnalysisSettings
 from bot.core.answers import AnswerSettings
 from bot.core.bm25 import BM25Settings
 from bot.core.index import IndexSettings
+from bot.core.ingest import IngestLimits
+from bot.core.library import CollectionSpec
 from bot.core.segment import SegmentSettings
 
 CONFIG_ENV = "VERBATIM_CONFIG"
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 class ConfigError(Exception):
@@ -34,6 +37,39 @@ class CorpusConfig(BaseModel):
 
     path: Path | None = Field(default=None, description="corpus folder; unset: the default corpus")
     cache_dir: Path | None = Field(default_factory=default_cache_dir)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "verbatim"
+
+
+class CollectionConfig(BaseModel):
+    """An operator collection besides the default corpus."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path
+    guilds: list[int] = Field(
+        default_factory=list, description="servers that answer from it; empty: every server"
+    )
+
+
+class StorageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="servers' own collections and the settings database live here",
+    )
+
+    @property
+    def servers_dir(self) -> Path:
+        return self.data_dir / "servers"
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "verbatim.sqlite3"
 
 
 class DiscordConfig(BaseModel):
@@ -87,7 +123,27 @@ class Config(BaseModel):
     passages: SegmentSettings = SegmentSettings()
     bm25: BM25Settings = BM25Settings()
     answers: AnswerSettings = AnswerSettings()
+    collections: dict[str, CollectionConfig] = Field(default_factory=dict)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    uploads: IngestLimits = IngestLimits()
     discord: DiscordConfig = DiscordConfig()
+
+    @model_validator(mode="after")
+    def _collection_names(self) -> Config:
+        for name in self.collections:
+            if name == "default" or name.startswith("server-") or not _NAME.match(name):
+                raise ValueError(
+                    f"collection name {name!r}: use lower-case letters, digits and '-' "
+                    "('default' and 'server-…' are taken)"
+                )
+        return self
+
+    def collection_specs(self) -> list[CollectionSpec]:
+        """The default corpus, then the operator's other collections."""
+        specs = [CollectionSpec(name="default", path=self.corpus.path)]
+        for name, c in self.collections.items():
+            specs.append(CollectionSpec(name=name, path=c.path, guilds=tuple(c.guilds)))
+        return specs
 
     @property
     def index(self) -> IndexSettings:
@@ -134,12 +190,17 @@ def load_config(path: Path | None) -> Config:
 
 def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     """Relative paths in a config file are relative to the file."""
-    corpus = raw.get("corpus")
-    if isinstance(corpus, dict):
-        for key in ("path", "cache_dir"):
-            value = corpus.get(key)
+    tables = [(raw.get("corpus"), ("path", "cache_dir")), (raw.get("storage"), ("data_dir",))]
+    collections = raw.get("collections")
+    if isinstance(collections, dict):
+        tables += [(c, ("path",)) for c in collections.values()]
+    for table, keys in tables:
+        if not isinstance(table, dict):
+            continue
+        for key in keys:
+            value = table.get(key)
             if isinstance(value, str) and value and not Path(value).is_absolute():
-                corpus[key] = str(base / value)
+                table[key] = str(base / value)
 
 
 def _line_of(text: str, loc: list[str]) -> int | None:

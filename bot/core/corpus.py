@@ -109,6 +109,7 @@ def parse_document(data: bytes, stem: str, collection: str, path: str | None) ->
         raw_meta, body, body_line = split_front_matter(text)
     except FrontMatterError as exc:
         raise DocumentError(f"malformed front matter: {exc}", exc.line) from None
+    page_starts = raw_meta.pop("page_starts", None)  # written by uploads of PDFs
     try:
         meta = DocumentMeta.model_validate(raw_meta)
     except ValidationError as exc:
@@ -125,7 +126,17 @@ def parse_document(data: bytes, stem: str, collection: str, path: str | None) ->
             f"document id {doc_id!r} is not a slug (lower-case letters, digits and '-'): "
             "rename the file or set 'id' in the front matter"
         )
-    return Document(id=doc_id, collection=collection, text=body, meta=meta, path=path)
+    try:
+        return Document(
+            id=doc_id,
+            collection=collection,
+            text=body,
+            meta=meta,
+            path=path,
+            page_starts=tuple(page_starts) if page_starts else None,
+        )
+    except (ValidationError, TypeError) as exc:
+        raise DocumentError(f"invalid page_starts: {exc}") from None
 
 
 def _key_line(text: str, key: str) -> int | None:

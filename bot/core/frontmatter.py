@@ -49,6 +49,8 @@ def _parse(raw: str, kind: str) -> dict[str, Any]:
         line = min(mark.line, last) + 2 if mark is not None else None
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise FrontMatterError(f"invalid YAML: {problem}", line) from None
+    except RecursionError:
+        raise FrontMatterError("front matter is nested too deeply", 2) from None
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         raise FrontMatterError(
@@ -56,4 +58,4 @@ def _parse(raw: str, kind: str) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise FrontMatterError("front matter must be a mapping of keys to values", 2)
-    return data
+    return {str(key): value for key, value in data.items()}

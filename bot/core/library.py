@@ -1,14 +1,30 @@
-"""Opening a corpus for answering: load its documents, then its index (from the cache when
-fresh), then an :class:`Answerer` over them."""
+"""Opening corpora for answering.
+
+:func:`open_corpus` opens one folder (the command line). :class:`Library` holds the bot's
+collections: the operator's, from the config, and each server's own, under the data folder.
+A server answers from the operator collections assigned to it plus its own; each distinct set
+of collections is a *view* with its own index. Changes are serialised by a lock, rebuilt off
+the event loop by the caller's thread, and swapped in with one assignment, so questions keep
+being answered from the previous views during a rebuild, and a failed change leaves them
+serving.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+from bot.core import collection as folders
 from bot.core.answers import Answerer, AnswerSettings
-from bot.core.corpus import LoadedCorpus, default_corpus_dir, load_folder
+from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
 from bot.core.index import IndexSettings, Progress, load_or_build
+from bot.core.ingest import IngestLimits, extract_isolated
+from bot.core.models import Document
 
 
 @dataclass(frozen=True)
@@ -30,3 +46,198 @@ def open_corpus(
     loaded = load_folder(folder)
     index, from_cache = load_or_build(loaded.documents, index_settings, cache_dir, progress)
     return OpenCorpus(folder, loaded, Answerer(index, answer_settings), from_cache)
+
+
+class CollectionSpec(BaseModel):
+    """An operator collection: a folder, and the servers that answer from it (empty: all)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    path: Path | None = None  # None: the bundled default corpus
+    guilds: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Collection:
+    name: str
+    folder: Path
+    documents: tuple[Document, ...]
+    issues: tuple[CorpusIssue, ...]
+    server: int | None  # the server owning it, None for the operator's
+
+
+def server_collection(guild_id: int) -> str:
+    return f"server-{guild_id}"
+
+
+class Library:
+    def __init__(
+        self,
+        operator: Sequence[CollectionSpec],
+        servers_root: Path | None,
+        index_settings: IndexSettings,
+        answer_settings: AnswerSettings,
+        cache_dir: Path | None = None,
+        limits: IngestLimits | None = None,
+    ) -> None:
+        self.operator = tuple(operator)
+        self.servers_root = servers_root
+        self.index_settings = index_settings
+        self.answer_settings = answer_settings
+        self.cache_dir = cache_dir
+        self.limits = limits or IngestLimits()
+        self._collections: dict[str, Collection] = {}
+        self._views: dict[tuple[str, ...], Answerer] = {}
+        self._write = threading.Lock()
+
+    # -- reading (any thread, never blocks on a change) ----------------------------------
+
+    def view_key(
+        self, guild_id: int | None, collections: dict[str, Collection] | None = None
+    ) -> tuple[str, ...]:
+        """The collections a server answers from."""
+        collections = self._collections if collections is None else collections
+        names = [c.name for c in self.operator if not c.guilds or guild_id in c.guilds]
+        own = collections.get(server_collection(guild_id)) if guild_id else None
+        if own is not None and own.documents:
+            names.append(own.name)
+        return tuple(names)
+
+    def answerer_for(self, guild_id: int | None) -> Answerer:
+        key = self.view_key(guild_id)
+        answerer = self._views.get(key)
+        if answerer is None:  # only before load(): every reachable view is built by _swap
+            answerer = self._build_views([key], self._collections)[key]
+        return answerer
+
+    def collection(self, name: str) -> Collection | None:
+        return self._collections.get(name)
+
+    def collections(self) -> list[Collection]:
+        return list(self._collections.values())
+
+    # -- loading and changing (worker threads) -------------------------------------------
+
+    def load(self) -> None:
+        """(Re)read every collection from disk and rebuild every view."""
+        with self._write:
+            collections: dict[str, Collection] = {}
+            for spec in self.operator:
+                collections[spec.name] = _read(spec.name, spec.path or default_corpus_dir(), None)
+            if self.servers_root is not None and self.servers_root.is_dir():
+                for folder in sorted(self.servers_root.iterdir()):
+                    if folder.is_dir() and folder.name.isdigit():
+                        gid = int(folder.name)
+                        folders.sweep_temp_files(folder)
+                        collections[server_collection(gid)] = _read(
+                            server_collection(gid), folder, gid
+                        )
+            self._swap(collections, rebuild_all=True)
+
+    def server_folder(self, guild_id: int) -> Path:
+        if self.servers_root is None:
+            raise RuntimeError("no data folder is configured for server collections")
+        return self.servers_root / str(guild_id)
+
+    def add_upload(
+        self,
+        guild_id: int,
+        filename: str,
+        data: bytes,
+        overrides: dict[str, Any] | None = None,
+    ) -> Document:
+        """Parse an upload in an isolated process, store it in the server's collection and
+        swap in the new views. Raises :class:`IngestError` and changes nothing on failure."""
+        extracted = extract_isolated(filename, data, self.limits)
+        with self._write:
+            name = server_collection(guild_id)
+            folder = self.server_folder(guild_id)
+            taken = {d.id for d in self.answerer_for_unlocked(guild_id).index.documents}
+            doc = folders.add_extracted(
+                folder,
+                extracted,
+                collection=name,
+                name_hint=filename,
+                overrides=overrides,
+                taken=taken,
+            )
+            try:
+                self._reload_one(name, folder, guild_id)
+            except BaseException:
+                folders.remove_document(folder, doc.id)  # keep disk and index in step
+                raise
+            return doc
+
+    def remove(self, guild_id: int, doc_id: str) -> Document | None:
+        """Delete a document from the server's own collection (never an operator's)."""
+        with self._write:
+            name = server_collection(guild_id)
+            current = self._collections.get(name)
+            doc = next((d for d in current.documents if d.id == doc_id), None) if current else None
+            if doc is None:
+                return None
+            folder = self.server_folder(guild_id)
+            folders.remove_document(folder, doc_id)
+            self._reload_one(name, folder, guild_id)
+            return doc
+
+    def reload_server(self, guild_id: int) -> Collection:
+        with self._write:
+            name = server_collection(guild_id)
+            return self._reload_one(name, self.server_folder(guild_id), guild_id)
+
+    # -- internals (under the write lock) ------------------------------------------------
+
+    def answerer_for_unlocked(self, guild_id: int) -> Answerer:
+        key = self.view_key(guild_id)
+        return self._views.get(key) or self._build_views([key], self._collections)[key]
+
+    def _reload_one(self, name: str, folder: Path, guild_id: int) -> Collection:
+        fresh = _read(name, folder, guild_id)
+        collections = {**self._collections, name: fresh}
+        self._swap(collections, rebuild_all=False, changed=name)
+        return fresh
+
+    def _swap(
+        self,
+        collections: dict[str, Collection],
+        *,
+        rebuild_all: bool,
+        changed: str | None = None,
+    ) -> None:
+        guilds = [c.server for c in collections.values() if c.server is not None]
+        guilds += [g for spec in self.operator for g in spec.guilds]
+        keys = {self.view_key(None, collections)} | {self.view_key(g, collections) for g in guilds}
+        stale = {k for k in keys if rebuild_all or k not in self._views or changed in k}
+        views = {k: v for k, v in self._views.items() if k in keys and k not in stale}
+        views.update(self._build_views(sorted(stale), collections))
+        # Readers see either the old state or the new one: views first, then collections
+        # (a reader between the two gets an old key, still present in the new views or
+        # built on the spot from the old collections).
+        self._views = {**self._views, **views}
+        self._collections = collections
+        self._views = views  # drop views no server reaches any more
+
+    def _build_views(
+        self, keys: Sequence[tuple[str, ...]], collections: dict[str, Collection]
+    ) -> dict[tuple[str, ...], Answerer]:
+        built = {}
+        for key in keys:
+            docs: list[Document] = []
+            seen: set[str] = set()
+            for name in key:
+                for doc in collections[name].documents if name in collections else ():
+                    if doc.id not in seen:  # the first collection to use an id keeps it
+                        seen.add(doc.id)
+                        docs.append(doc)
+            index, _ = load_or_build(docs, self.index_settings, self.cache_dir)
+            built[key] = Answerer(index, self.answer_settings)
+        return built
+
+
+def _read(name: str, folder: Path, server: int | None) -> Collection:
+    if server is not None and not folder.exists():
+        return Collection(name, folder, (), (), server)
+    loaded = load_folder(folder, collection=name)
+    return Collection(name, folder, tuple(loaded.documents), tuple(loaded.issues), server)

@@ -1,0 +1,104 @@
+"""Changing a collection folder: adding an uploaded file as a stored document, removing one.
+
+A document is written atomically (temp file in the same folder, fsync, rename, fsync of the
+folder), so a crash leaves either the old folder or the new one, never half a file; temp
+files start with "." and are ignored by the loader and swept on the next change.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Set as AbstractSet
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.core.corpus import parse_document
+from bot.core.ingest import Extracted, IngestError, slugify
+from bot.core.models import Document, DocumentMeta
+
+TEMP_PREFIX = ".tmp-"
+
+
+def document_bytes(text: str, meta: DocumentMeta, page_starts: tuple[int, ...] | None) -> bytes:
+    """A stored document: YAML front matter, then the text exactly."""
+    data: dict[str, Any] = meta.model_dump(mode="json", exclude_none=True)
+    if page_starts:
+        data["page_starts"] = list(page_starts)
+    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
+    return f"---\n{front}---\n{text}".encode()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sweep_temp_files(folder: Path) -> int:
+    """Remove temp files left by a crash mid-write; returns how many."""
+    if not folder.is_dir():
+        return 0
+    stale = list(folder.glob(TEMP_PREFIX + "*"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return len(stale)
+
+
+def add_extracted(
+    folder: Path,
+    extracted: Extracted,
+    *,
+    collection: str,
+    name_hint: str,
+    overrides: dict[str, Any] | None = None,
+    taken: AbstractSet[str] = frozenset(),
+) -> Document:
+    """Store an extracted upload in ``folder`` under a fresh slug id and return it, exactly
+    as the loader will read it back. ``overrides`` (title, publisher, ...) win over what the
+    file states; ``name_hint`` (e.g. the upload's file name) only seeds the id."""
+    meta = extracted.meta.model_copy(update={k: v for k, v in (overrides or {}).items() if v})
+    meta = DocumentMeta.model_validate(meta.model_dump())  # re-validate the overrides
+    existing = {p.stem for p in folder.glob("*.md")} if folder.is_dir() else set()
+    doc_id = slugify(meta.title or Path(name_hint).stem, set(taken) | existing)
+    meta = meta.model_copy(update={"id": None})
+    data = document_bytes(extracted.text, meta, extracted.page_starts)
+    path = folder / f"{doc_id}.md"
+    doc = parse_document(data, doc_id, collection, str(path))
+    if doc.text != extracted.text:  # the stored form must read back exactly
+        raise IngestError("the document could not be stored exactly; nothing was saved")
+    sweep_temp_files(folder)
+    write_atomic(path, data)
+    return doc
+
+
+def remove_document(folder: Path, doc_id: str) -> bool:
+    """Delete a stored document; False when there is none with that id."""
+    path = folder / f"{doc_id}.md"
+    if not path.is_file():
+        return False
+    path.unlink()
+    _fsync_dir(folder)
+    return True

@@ -1,0 +1,501 @@
+import asyncio
+import datetime as dt
+import multiprocessing
+import os
+import re
+import sys
+import time
+
+import pytest
+import trafilatura
+from fpdf import FPDF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pypdf import PageObject
+
+from bot.core.ingest import (
+    Extracted,
+    FrontMatterError,
+    IngestError,
+    IngestLimits,
+    extract,
+    extract_isolated,
+    slugify,
+    split_front_matter,
+)
+from bot.core.models import SLUG_PATTERN
+
+MiB = 1024 * 1024
+
+# --- helpers (module level: extract_isolated pickles its target by name) ----------------------
+
+
+def make_pdf(
+    pages: list[list[str]],
+    *,
+    title: str | None = None,
+    author: str | None = None,
+    user_password: str | None = None,
+    owner_password: str | None = None,
+) -> bytes:
+    """A PDF with one page per entry, each line of text on its own line."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=12)
+    if title:
+        pdf.set_title(title)
+    if author:
+        pdf.set_author(author)
+    if owner_password:
+        pdf.set_encryption(owner_password=owner_password, user_password=user_password)
+    for lines in pages:
+        pdf.add_page()
+        for line in lines:
+            pdf.cell(0, 10, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def sleep_forever(filename: str, data: bytes, limits: IngestLimits) -> Extracted:
+    time.sleep(60)
+    raise AssertionError("should have been killed")
+
+
+def hog_memory(filename: str, data: bytes, limits: IngestLimits) -> Extracted:
+    blob = bytearray(4 * 1024 * MiB)
+    raise AssertionError(f"allocated {len(blob)} bytes despite the cap")
+
+
+def crash(filename: str, data: bytes, limits: IngestLimits) -> Extracted:
+    os._exit(3)
+
+
+PAGES = [
+    ["Page one begins the report.", "It has a second line."],
+    ["Page two continues with findings."],
+    ["Page three holds the conclusion."],
+]
+
+ARTICLE = b"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Council approves new riverside park | The Daily Example</title>
+<meta property="og:site_name" content="The Daily Example">
+<meta property="og:title" content="Council approves new riverside park">
+<meta name="author" content="Jane Reporter">
+<meta property="article:published_time" content="2023-05-04T10:00:00Z">
+<link rel="canonical" href="https://news.example.com/2023/05/park">
+<script>var token = "SCRIPT_SECRET_TOKEN"; console.log(token);</script>
+</head><body>
+<nav><ul><li><a href="/">Home</a></li><li><a href="/news">News</a></li>
+<li>NAVIGATION_BOILERPLATE</li></ul></nav>
+<article>
+<h1>Council approves new riverside park</h1>
+<p>The city council voted on Tuesday to approve a new riverside park along the eastern bank
+of the river, ending a debate that lasted almost three years.</p>
+<p>Councillors said the park would include a playground, a cycle path and a wetland area
+designed to reduce flooding in the neighbouring streets during winter storms.</p>
+<p>Construction is expected to begin next spring and to take around eighteen months,
+according to a statement published by the planning department.</p>
+<p>Residents who had campaigned for the project welcomed the decision, saying the site had
+been left derelict for more than a decade.</p>
+</article>
+<footer><p>FOOTER_BOILERPLATE Copyright 2023 The Daily Example. All rights reserved.</p>
+<a href="/privacy">Privacy</a></footer>
+<script>document.write("SECOND_SCRIPT_TEXT");</script>
+</body></html>"""
+
+PARAGRAPHS = [
+    "The city council voted on Tuesday to approve a new riverside park along the eastern bank "
+    "of the river, ending a debate that lasted almost three years.",
+    "Councillors said the park would include a playground, a cycle path and a wetland area "
+    "designed to reduce flooding in the neighbouring streets during winter storms.",
+    "Construction is expected to begin next spring and to take around eighteen months, "
+    "according to a statement published by the planning department.",
+    "Residents who had campaigned for the project welcomed the decision, saying the site had "
+    "been left derelict for more than a decade.",
+]
+
+
+# --- front matter -----------------------------------------------------------------------------
+
+
+def test_yaml_front_matter_in_md():
+    body = "\n  First paragraph, indented.\n\nSecond: paragraph ---\n\n\n"
+    data = (
+        "---\n"
+        'title: "Rotherham: a report"\n'
+        "publisher: Example News\n"
+        "author: Jane Reporter\n"
+        "published: 2022-06-22\n"
+        "url: https://example.com/report\n"
+        "---\n" + body
+    ).encode()
+    result = extract("Report.MD", data)
+    assert result.kind == "md"
+    assert result.text == body
+    assert result.page_starts is None
+    assert result.meta.title == "Rotherham: a report"
+    assert result.meta.publisher == "Example News"
+    assert result.meta.author == "Jane Reporter"
+    assert result.meta.published == dt.date(2022, 6, 22)
+    assert str(result.meta.url) == "https://example.com/report"
+
+
+def test_toml_front_matter_in_txt():
+    body = "Body starts here.\n+++\nnot front matter\n"
+    data = f'+++\ntitle = "A title"\nid = "my-doc"\npublished = 2021-01-02\n+++\n{body}'.encode()
+    result = extract("notes.txt", data)
+    assert result.kind == "txt"
+    assert result.text == body
+    assert result.meta.title == "A title"
+    assert result.meta.id == "my-doc"
+    assert result.meta.published == dt.date(2021, 1, 2)
+
+
+def test_split_front_matter_body_is_byte_exact():
+    text = "---\r\ntitle: T\r\n---  \r\n\r\n  body \t\r\nlast line without newline  "
+    meta, body, line = split_front_matter(text)
+    assert meta == {"title": "T"}
+    assert body == "\r\n  body \t\r\nlast line without newline  "
+    assert line == 4
+    assert text.endswith(body)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["plain text\n---\nnot: meta\n---\n", "----\ntitle: x\n----\nbody", "", " ---\nx: 1\n---\n"],
+)
+def test_split_front_matter_without_fence_returns_text_unchanged(text):
+    assert split_front_matter(text) == ({}, text, 1)
+
+
+def test_split_front_matter_closing_fence_at_end_of_file():
+    assert split_front_matter("+++\ntitle = 'T'\n+++")[:2] == ({"title": "T"}, "")
+    assert split_front_matter("---\n---\nbody") == ({}, "body", 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("---\ntitle: ok\nauthor: a: b\n---\nbody\n", 3),
+        ("---\ntitle: ok\n\nurl: [unclosed\npublisher: x\n---\nbody\n", 5),
+        ('+++\ntitle = "ok"\nauthor =\n+++\nbody\n', 3),
+        ('+++\ntitle = "ok"\n\n\nauthor = "x" "y"\n+++\nbody\n', 5),
+        ("---\ntitle: never closed\nbody\n", 1),
+        ("---\n- a\n- b\n---\nbody\n", 2),
+    ],
+)
+def test_malformed_front_matter_reports_line(text, line):
+    with pytest.raises(FrontMatterError) as info:
+        split_front_matter(text)
+    assert info.value.line == line
+    with pytest.raises(IngestError, match="front matter"):
+        extract("doc.md", text.encode())
+
+
+def test_malformed_front_matter_line_is_in_extract_message():
+    with pytest.raises(IngestError, match="line 3"):
+        extract("doc.md", b"---\ntitle: ok\nauthor: a: b\n---\nbody\n")
+
+
+@pytest.mark.parametrize("fence, sep", [("---", ":"), ("+++", " =")])
+def test_deeply_nested_front_matter_is_an_ingest_error(fence, sep):
+    text = f"{fence}\ntitle{sep} {'[' * 5000}{']' * 5000}\n{fence}\nbody\n"
+    with pytest.raises(IngestError, match="front matter"):
+        extract("a.md", text.encode())
+
+
+def test_unknown_front_matter_key_is_named():
+    with pytest.raises(IngestError, match="'subtitle'"):
+        extract("doc.md", b"---\ntitle: T\nsubtitle: S\n---\nbody\n")
+
+
+def test_invalid_front_matter_value_is_named():
+    with pytest.raises(IngestError, match="'published'"):
+        extract("doc.md", b"---\npublished: last tuesday\n---\nbody\n")
+
+
+# --- plain text -------------------------------------------------------------------------------
+
+
+def test_undecodable_bytes_name_the_offset():
+    with pytest.raises(IngestError, match="byte offset 6"):
+        extract("a.txt", b"hello \xff world")
+
+
+@pytest.mark.parametrize("data", [b"", b" \n\t\r\n"])
+def test_empty_file_refused(data):
+    with pytest.raises(IngestError, match="empty"):
+        extract("a.txt", data)
+
+
+def test_front_matter_without_body_refused():
+    with pytest.raises(IngestError, match="no text after its front matter"):
+        extract("a.md", b"---\ntitle: T\n---\n\n  \n")
+
+
+def test_crlf_and_bom_normalised():
+    data = b"\xef\xbb\xbf---\r\ntitle: T\r\n---\r\nline one\r\nline two\rline three\r\n"
+    result = extract("a.md", data)
+    assert result.meta.title == "T"
+    assert result.text == "line one\nline two\nline three\n"
+
+
+def test_text_without_front_matter_is_kept_whole():
+    text = "  Leading spaces kept.\n\nSecond paragraph – with “unicode”.\n"
+    assert extract("a.txt", text.encode()).text == text
+
+
+def test_nul_bytes_refused_as_binary():
+    with pytest.raises(IngestError, match="NUL byte at offset 1"):
+        extract("a.txt", "hi".encode("utf-16-le"))
+
+
+def test_txt_that_is_really_a_pdf_is_read_as_pdf():
+    result = extract("report.txt", make_pdf(PAGES))
+    assert result.kind == "pdf"
+    assert "Page two continues with findings." in result.text
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("virus.exe", "unsupported file type '.exe': upload .txt, .md, .html or .pdf"),
+        ("README", "no extension"),
+        ("archive.tar.gz", "'.gz'"),
+    ],
+)
+def test_unsupported_file_types_refused(name, message):
+    with pytest.raises(IngestError, match=re.escape(message)):
+        extract(name, b"some text")
+
+
+def test_file_name_is_only_used_for_its_extension():
+    result = extract("../../etc/passwd.TXT", b"just text\n")
+    assert (result.kind, result.text) == ("txt", "just text\n")
+
+
+# --- HTML -------------------------------------------------------------------------------------
+
+
+def test_html_article_main_text_and_metadata():
+    result = extract("article.html", ARTICLE)
+    assert result.kind == "html"
+    blocks = result.text.split("\n\n")
+    for paragraph in PARAGRAPHS:
+        assert paragraph in blocks
+    for boilerplate in ("NAVIGATION", "FOOTER", "SCRIPT_SECRET_TOKEN", "SECOND_SCRIPT", "Privacy"):
+        assert boilerplate not in result.text
+    assert result.meta.title == "Council approves new riverside park"
+    assert result.meta.publisher == "The Daily Example"
+    assert result.meta.author == "Jane Reporter"
+    assert result.meta.published == dt.date(2023, 5, 4)
+    assert str(result.meta.url) == "https://news.example.com/2023/05/park"
+
+
+def test_html_text_is_trafilaturas_text_in_paragraphs():
+    result = extract("article.htm", ARTICLE)
+    reference = trafilatura.extract(
+        ARTICLE, output_format="txt", include_comments=False, favor_precision=True
+    )
+    assert reference is not None
+    assert result.text.split() == reference.split()
+    assert "\n\n\n" not in result.text
+
+
+def test_html_metadata_is_not_invented():
+    page = ARTICLE.replace(b'<meta property="og:site_name" content="The Daily Example">', b"")
+    page = page.replace(b" | The Daily Example", b"")
+    page = page.replace(
+        b'<meta property="article:published_time" content="2023-05-04T10:00:00Z">', b""
+    )
+    page = page.replace(b'<meta name="author" content="Jane Reporter">', b"")
+    result = extract("a.html", page)
+    assert result.meta.publisher is None  # not the URL's host
+    assert result.meta.published is None
+    assert result.meta.author is None
+    assert PARAGRAPHS[0] in result.text
+
+
+def test_html_without_main_text_refused():
+    page = (
+        b"<html><head><title>Empty</title></head><body><nav><ul><li><a href='/'>Home</a></li>"
+        b"<li><a href='/news'>News</a></li></ul></nav><footer><p>Copyright 2023 Example Ltd. "
+        b"All rights reserved.</p></footer><script>var x = 'SCRIPT';</script></body></html>"
+    )
+    with pytest.raises(IngestError, match="no main text"):
+        extract("a.html", page)
+
+
+# --- PDF --------------------------------------------------------------------------------------
+
+
+def test_pdf_pages_and_page_starts():
+    result = extract("report.pdf", make_pdf(PAGES, title="Annual Report", author="Ann Author"))
+    assert result.kind == "pdf"
+    assert result.page_starts is not None and len(result.page_starts) == 3
+    assert result.page_starts[0] == 0
+    for start, lines in zip(result.page_starts, PAGES, strict=True):
+        assert result.text[start:].startswith("\n".join(lines))
+    assert result.text == "\n\n".join("\n".join(lines) for lines in PAGES)
+    assert result.meta.title == "Annual Report"
+    assert result.meta.author == "Ann Author"
+    assert result.meta.publisher is None
+
+
+def test_pdf_empty_page_starts_where_next_page_does():
+    result = extract("a.pdf", make_pdf([["First page."], [], ["Third page."], []]))
+    assert result.text == "First page.\n\nThird page."
+    assert result.page_starts == (0, 13, 13, len(result.text))
+
+
+def test_pdf_page_limit_checked_before_extraction(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("text extracted before the page count was checked")
+
+    monkeypatch.setattr(PageObject, "extract_text", fail)
+    with pytest.raises(IngestError, match="PDF has 3 pages; the limit is 2"):
+        extract("a.pdf", make_pdf(PAGES), IngestLimits(max_pages=2))
+
+
+def test_pdf_with_user_password_refused():
+    data = make_pdf(PAGES, owner_password="owner", user_password="secret")
+    with pytest.raises(IngestError, match="password"):
+        extract("a.pdf", data)
+
+
+def test_pdf_with_owner_password_only_is_read():
+    data = make_pdf(PAGES, owner_password="owner")
+    assert extract("a.pdf", data).text.startswith("Page one begins the report.")
+
+
+def test_pdf_without_text_refused():
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 100, style="F")
+    with pytest.raises(IngestError, match="no text could be extracted"):
+        extract("scan.pdf", bytes(pdf.output()))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        bytes(range(256)) * 4,
+        b"%PDF-1.7\n" + bytes(range(256)) * 4,
+        make_pdf(PAGES)[:400],
+        make_pdf(PAGES)[:-120],
+    ],
+    ids=["no-header", "garbage-after-header", "truncated-head", "truncated-tail"],
+)
+def test_garbage_pdf_is_an_ingest_error(data):
+    with pytest.raises(IngestError):
+        extract("a.pdf", data)
+
+
+# --- limits -----------------------------------------------------------------------------------
+
+
+def test_oversized_file_refused_before_parsing():
+    with pytest.raises(IngestError, match=re.escape("file is 30.2 MB; the limit is 10 MB")):
+        extract("big.pdf", b"%PDF-1.7\n" + bytes(int(30.2 * MiB)))
+
+
+def test_small_size_limit_message():
+    with pytest.raises(IngestError, match=re.escape("file is 2 KB; the limit is 1,000 bytes")):
+        extract("a.txt", b"x" * 2048, IngestLimits(max_bytes=1000))
+
+
+def test_too_much_text_refused():
+    limits = IngestLimits(max_chars=100)
+    assert extract("a.txt", b"x" * 100, limits).text == "x" * 100
+    with pytest.raises(IngestError, match="100 characters"):
+        extract("a.txt", b"x" * 101, limits)
+    with pytest.raises(IngestError, match="characters"):
+        extract("a.pdf", make_pdf([["y" * 60], ["z" * 60]]), limits)
+
+
+def test_isolated_matches_in_process_extraction():
+    data = make_pdf(PAGES, title="Annual Report")
+    assert extract_isolated("a.pdf", data) == extract("a.pdf", data)
+
+
+def test_isolated_kills_a_slow_parse():
+    started = time.monotonic()
+    with pytest.raises(IngestError, match=r"took longer than 0\.5 s"):
+        extract_isolated("a.txt", b"text", IngestLimits(max_seconds=0.5), target=sleep_forever)
+    assert time.monotonic() - started < 5
+    assert multiprocessing.active_children() == []
+
+
+def test_isolated_passes_ingest_errors_through():
+    with pytest.raises(IngestError, match=re.escape("unsupported file type '.exe'")):
+        extract_isolated("a.exe", b"MZ")
+
+
+def test_isolated_reports_a_crashed_worker():
+    with pytest.raises(IngestError, match="exit code 3"):
+        extract_isolated("a.txt", b"text", target=crash)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS is enforced on Linux")
+def test_isolated_caps_memory():
+    limits = IngestLimits(max_memory=512 * MiB)
+    with pytest.raises(IngestError, match="memory"):
+        extract_isolated("a.txt", b"text", limits, target=hog_memory)
+
+
+async def test_isolated_runs_concurrently_in_threads():
+    files = {f"doc{i}.md": f"---\ntitle: Doc {i}\n---\nBody {i}\n".encode() for i in range(3)}
+    results = await asyncio.gather(
+        *(asyncio.to_thread(extract_isolated, name, data) for name, data in files.items())
+    )
+    assert [r.meta.title for r in results] == ["Doc 0", "Doc 1", "Doc 2"]
+    assert [r.text for r in results] == ["Body 0\n", "Body 1\n", "Body 2\n"]
+
+
+# --- slugify ----------------------------------------------------------------------------------
+
+SLUG = re.compile(SLUG_PATTERN)
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Rotherham CSE: Police officer's report", "rotherham-cse-police-officer-s-report"),
+        ("Café Münster — Ærø", "cafe-munster-r"),
+        ("../../etc/passwd", "etc-passwd"),
+        ("/abs/path", "abs-path"),
+        ("CON", "con-document"),
+        ("lpt1.txt", "lpt1-document"),
+        ("Annual Report.PDF", "annual-report"),
+        ("🙂🙂🙂", "document"),
+        ("...", "document"),
+        ("", "document"),
+        ("ﬁnal ２０２４", "final-2024"),
+    ],
+)
+def test_slugify_examples(name, slug):
+    assert slugify(name, set()) == slug
+
+
+def test_slugify_long_names_cut_at_a_hyphen():
+    slug = slugify("word " * 2000, set())
+    assert SLUG.match(slug)
+    assert len(slug) <= 60
+    assert set(slug.split("-")) == {"word"}
+    assert len(slugify("x" * 10_000, set())) == 60
+
+
+def test_slugify_suffixes_until_free():
+    assert slugify("Report", {"report"}) == "report-2"
+    assert slugify("Report", {"report", "report-2", "report-3"}) == "report-4"
+    assert slugify("", {"document"}) == "document-2"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300), st.sets(st.text(max_size=20), max_size=5), st.integers(0, 5))
+def test_slugify_always_safe_and_unique(name, taken, clashes):
+    base = slugify(name, set())
+    taken = taken | {base} | {f"{base}-{i}" for i in range(2, clashes + 2)}
+    slug = slugify(name, taken)
+    assert SLUG.match(slug)
+    assert slug not in taken
+    assert ".." not in slug and "/" not in slug

@@ -1,0 +1,208 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.core import collection as folders
+from bot.core.answers import AnswerSettings
+from bot.core.index import IndexSettings
+from bot.core.ingest import IngestError
+from bot.core.library import CollectionSpec, Library
+
+ROOT = Path(__file__).resolve().parents[2]
+A, B = 111, 222
+
+
+def make_library(tmp_path: Path, extra: list[CollectionSpec] | None = None) -> Library:
+    lib = Library(
+        [CollectionSpec(name="default"), *(extra or [])],
+        tmp_path / "servers",
+        IndexSettings(),
+        AnswerSettings(),
+        cache_dir=tmp_path / "cache",
+    )
+    lib.load()
+    return lib
+
+
+LIGHTHOUSE = b"The lighthouse keeper logged 312 storms in 1911.\n\nThe lamp was lit nightly."
+
+
+def test_upload_is_quotable_from_its_own_server_only(tmp_path):
+    lib = make_library(tmp_path)
+    doc = lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    assert doc.id == "lighthouse-log" and doc.collection == f"server-{A}"
+    answer = lib.answerer_for(A).answer("How many storms did the lighthouse keeper log?")
+    assert answer.answered and answer.results[0].quote.doc_id == "lighthouse-log"
+    # server B never sees server A's document, and still has the default corpus
+    assert not lib.answerer_for(B).answer("lighthouse keeper storms").answered
+    assert lib.answerer_for(B).answer("Operation Linden launched").answered
+    assert "lighthouse-log" not in lib.answerer_for(B).index.by_id
+
+
+def test_hostile_names_never_choose_a_path(tmp_path):
+    lib = make_library(tmp_path)
+    for name in ["../../escape.txt", "/etc/passwd.txt", "a" * 5000 + ".txt", "..\\..\\x.md"]:
+        lib.add_upload(A, name, b"Some harmless words about tides.")
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.md"))
+    assert all(p.parts[:2] == ("servers", str(A)) for p in written)
+    assert len(written) == 4
+    assert all(len(p.name) <= 64 + 3 for p in written)
+
+
+def test_failed_parse_leaves_nothing_behind(tmp_path):
+    lib = make_library(tmp_path)
+    before = lib.answerer_for(A)
+    with pytest.raises(IngestError):
+        lib.add_upload(A, "x.pdf", b"%PDF-1.4 garbage")
+    with pytest.raises(IngestError):
+        lib.add_upload(A, "x.exe", b"MZ")
+    assert not (tmp_path / "servers" / str(A)).exists() or not any(
+        (tmp_path / "servers" / str(A)).iterdir()
+    )
+    assert lib.answerer_for(A) is before
+
+
+def test_remove_only_touches_the_servers_own_collection(tmp_path):
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    assert lib.remove(B, "lighthouse-log") is None  # B cannot remove A's document
+    assert lib.remove(A, "rotherham-cse-fashion-accessory") is None  # nor the operator's
+    assert lib.remove(A, "lighthouse-log") is not None
+    assert not lib.answerer_for(A).answer("lighthouse keeper storms").answered
+
+
+def test_operator_collections_go_only_to_their_servers(tmp_path):
+    extra = tmp_path / "reports"
+    extra.mkdir()
+    (extra / "memo.md").write_text("---\ntitle: Memo\n---\nThe canal froze in 1963.")
+    lib = make_library(tmp_path, [CollectionSpec(name="reports", path=extra, guilds=(A,))])
+    assert lib.answerer_for(A).answer("When did the canal freeze?").answered
+    assert not lib.answerer_for(B).answer("When did the canal freeze?").answered
+
+
+def test_questions_are_answered_from_the_old_index_during_a_rebuild(tmp_path, monkeypatch):
+    lib = make_library(tmp_path)
+    import bot.core.library as library_module
+
+    real = library_module.load_or_build
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(*args, **kwargs):
+        entered.set()
+        release.wait(5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(library_module, "load_or_build", slow)
+    worker = threading.Thread(target=lib.add_upload, args=(A, "log.txt", LIGHTHOUSE))
+    worker.start()
+    assert entered.wait(10)
+    # mid-rebuild: still answering, from the previous index
+    assert lib.answerer_for(A).answer("Operation Linden launched").answered
+    assert not lib.answerer_for(A).answer("lighthouse storms").answered
+    release.set()
+    worker.join(10)
+    assert lib.answerer_for(A).answer("lighthouse storms").answered
+
+
+def test_a_failed_rebuild_keeps_the_old_index_and_removes_the_new_file(tmp_path, monkeypatch):
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "a.txt", b"First document about harbours.", {"title": "Harbours"})
+    import bot.core.library as library_module
+
+    def broken(*args, **kwargs):
+        raise MemoryError("simulated")
+
+    monkeypatch.setattr(library_module, "load_or_build", broken)
+    with pytest.raises(MemoryError):
+        lib.add_upload(A, "b.txt", b"Second document about lighthouses.", {"title": "Lights"})
+    monkeypatch.undo()
+    assert lib.answerer_for(A).answer("harbours").answered
+    assert sorted(p.name for p in (tmp_path / "servers" / str(A)).glob("*.md")) == ["harbours.md"]
+
+
+def test_two_admins_adding_at_once_both_land(tmp_path):
+    lib = make_library(tmp_path)
+    errors: list[BaseException] = []
+
+    def add(n: int) -> None:
+        try:
+            lib.add_upload(
+                A, f"doc{n}.txt", f"Unique word zebra{n} here.".encode(), {"title": "Same"}
+            )
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    ids = {d.id for d in lib.collection(f"server-{A}").documents}
+    assert ids == {"same", "same-2", "same-3", "same-4"}
+    for n in range(4):
+        assert lib.answerer_for(A).answer(f"zebra{n}").answered
+
+
+def test_crash_between_write_and_rename_loses_nothing(tmp_path, monkeypatch):
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "a.txt", b"Harbour records from 1850.", {"title": "Harbours"})
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")  # a BaseException, like a kill
+
+    monkeypatch.setattr(folders.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        lib.add_upload(A, "b.txt", b"Lighthouse records.", {"title": "Lights"})
+    monkeypatch.undo()
+    # "restart": a fresh library over the same folders
+    again = make_library(tmp_path)
+    assert again.answerer_for(A).answer("harbour records").answered
+    assert not list((tmp_path / "servers" / str(A)).glob(".tmp-*"))
+
+
+def test_killed_mid_rebuild_then_restart_keeps_every_document(tmp_path):
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "a.txt", b"Harbour records from 1850.", {"title": "Harbours"})
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        import bot.core.library as L
+        from bot.core.answers import AnswerSettings
+        from bot.core.index import IndexSettings
+        def stall(*a, **k):
+            print("rebuilding", flush=True)
+            time.sleep(60)
+        if __name__ == "__main__":
+            servers = L.Path({str(tmp_path / "servers")!r})
+            lib = L.Library([L.CollectionSpec(name="default")], servers,
+                            IndexSettings(), AnswerSettings())
+            lib.load()
+            L.load_or_build = stall
+            lib.add_upload({A}, "b.txt", b"Lighthouse records.", {{"title": "Lights"}})
+    """)
+    path = tmp_path / "adder.py"
+    path.write_text(script)
+    proc = subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.time() + 60
+        while time.time() < deadline and proc.stdout.readline().strip() != "rebuilding":
+            pass
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    again = make_library(tmp_path)
+    answerer = again.answerer_for(A)
+    assert answerer.answer("harbour records").answered
+    for doc in answerer.index.documents:  # every document that is there is whole
+        assert doc.text in {"Harbour records from 1850.", "Lighthouse records."} or (
+            doc.collection == "default"
+        )
