@@ -16,10 +16,11 @@ from rich.text import Text
 
 from bot.config import Config, ConfigError, find_config, load_config
 from bot.core.answers import Answerer, QuestionError, check_question
-from bot.core.corpus import CorpusError
+from bot.core.corpus import CorpusError, load_folder
 from bot.core.evaluate import evaluate, load_question_set
-from bot.core.library import OpenCorpus, open_corpus
+from bot.core.library import Library, OpenCorpus, open_corpus
 from bot.core.models import Answer, Quote
+from bot.store import Store
 
 PROGRESS_MIN_DOCUMENTS = 200
 NO_ANSWER = "No passage in the corpus answers that."
@@ -85,6 +86,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("-v", "--verbose", action="store_true", help="list every miss")
     ev.set_defaults(handler=cmd_eval)
+    corpus = sub.add_parser("corpus", help="add, remove or list documents of a collection folder")
+    csub = corpus.add_subparsers(dest="corpus_command", required=True, metavar="ACTION")
+    add = csub.add_parser("add", parents=[common], help="add .txt, .md, .html or .pdf files")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.add_argument("--to", type=Path, help="collection folder (default: the corpus folder)")
+    for field in ("title", "publisher", "published", "url"):
+        add.add_argument(f"--{field}", help=f"the document's {field} (overrides the file's)")
+    add.set_defaults(handler=cmd_corpus_add)
+    remove = csub.add_parser("remove", parents=[common], help="remove documents by id")
+    remove.add_argument("ids", nargs="+", metavar="ID")
+    remove.add_argument("--from", dest="to", type=Path, help="collection folder")
+    remove.set_defaults(handler=cmd_corpus_remove)
+    listing = csub.add_parser("list", parents=[common], help="list a collection folder")
+    listing.add_argument("folder", nargs="?", type=Path)
+    listing.set_defaults(handler=cmd_corpus_list)
+
     run = sub.add_parser("run", parents=[common], help="start the Discord bot ($DISCORD_TOKEN)")
     run.set_defaults(handler=cmd_run)
 
@@ -267,6 +284,91 @@ def cmd_eval(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+def _collection_folder(args: argparse.Namespace, folder: Path | None) -> Path:
+    folder = folder or args.corpus or _config(args).corpus.path
+    if folder is None:
+        raise CliError("name the collection folder (--to/--from, or --corpus)")
+    return folder
+
+
+def cmd_corpus_add(args: argparse.Namespace, out: Console) -> int:
+    from bot.core.collection import add_extracted
+    from bot.core.ingest import IngestError, extract_isolated
+
+    config = _config(args)
+    folder = _collection_folder(args, args.to)
+    folder.mkdir(parents=True, exist_ok=True)
+    overrides = {k: getattr(args, k) for k in ("title", "publisher", "published", "url")}
+    failed = 0
+    for path in args.files:
+        try:
+            data = path.read_bytes()
+            extracted = extract_isolated(path.name, data, config.uploads)
+            taken = {d.id for d in load_folder(folder).documents}
+            doc = add_extracted(
+                folder,
+                extracted,
+                collection=folder.name,
+                name_hint=path.name,
+                overrides=overrides,
+                taken=taken,
+            )
+        except (OSError, IngestError, ValueError) as exc:
+            failed += 1
+            Console(stderr=True, soft_wrap=True).print(f"[bold red]not added:[/] {path}: {exc}")
+            continue
+        with Store(config.storage.database) as store:
+            store.record(
+                "corpus.add",
+                guild_id=None,
+                user_id=None,
+                collection=str(folder),
+                doc_id=doc.id,
+                sha256=doc.sha256,
+                detail=str(path),
+            )
+        out.print(f"added {doc.id}: {doc.title} ({len(doc.text):,} characters)")
+    return 1 if failed else 0
+
+
+def cmd_corpus_remove(args: argparse.Namespace, out: Console) -> int:
+    from bot.core.collection import remove_document
+
+    config = _config(args)
+    folder = _collection_folder(args, args.to)
+    missing = 0
+    docs = {d.id: d for d in load_folder(folder).documents}
+    for doc_id in args.ids:
+        doc = docs.get(doc_id)
+        if doc is None or not remove_document(folder, doc_id):
+            missing += 1
+            Console(stderr=True, soft_wrap=True).print(
+                f"[bold red]no document[/] {doc_id!r} in {folder}"
+            )
+            continue
+        with Store(config.storage.database) as store:
+            store.record(
+                "corpus.remove",
+                guild_id=None,
+                user_id=None,
+                collection=str(folder),
+                doc_id=doc.id,
+                sha256=doc.sha256,
+            )
+        out.print(f"removed {doc_id}")
+    return 1 if missing else 0
+
+
+def cmd_corpus_list(args: argparse.Namespace, out: Console) -> int:
+    folder = _collection_folder(args, args.folder)
+    loaded = load_folder(folder)
+    for doc in loaded.documents:
+        out.print(f"{doc.id}\t{doc.title}\t{len(doc.text):,} characters")
+    for issue in loaded.issues:
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/] {issue}")
+    return 1 if loaded.issues else 0
+
+
 def _token() -> str:
     token = os.environ.get("DISCORD_TOKEN", "").strip()
     if not token:
@@ -280,11 +382,35 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
 
     config = _config(args)
     token = _token()
-    opened = _open(args, out, config)
+    library, store = open_library(config, args.corpus)
     setup_logging()
-    bot = VerbatimBot(config.discord, lambda guild_id: opened.answerer)
+    bot = VerbatimBot(config.discord, library.answerer_for, library=library, store=store)
     bot.run(token, log_handler=None)
     return 0
+
+
+def open_library(config: Config, corpus: Path | None = None) -> tuple[Library, Store]:
+    """The bot's collections (loaded, indexes built or read from the cache) and database."""
+    specs = config.collection_specs()
+    if corpus is not None:
+        specs[0] = specs[0].model_copy(update={"path": corpus})
+    for spec in specs:
+        if spec.path is not None and not spec.path.is_dir():
+            raise CliError(f"collection {spec.name!r}: folder not found: {spec.path}")
+    library = Library(
+        specs,
+        config.storage.servers_dir,
+        config.index,
+        config.answers,
+        config.corpus.cache_dir,
+        config.uploads,
+    )
+    library.load()
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    for coll in library.collections():
+        for issue in coll.issues:
+            err.print(f"[yellow]warning:[/] {issue}", highlight=False)
+    return library, Store(config.storage.database)
 
 
 def cmd_sync(args: argparse.Namespace, out: Console) -> int:

@@ -19,7 +19,9 @@ from discord.ext import commands
 from bot.chat.logs import log_event
 from bot.config import DiscordConfig
 from bot.core.answers import Answerer
+from bot.core.library import Library
 from bot.core.models import Answer
+from bot.store import GuildSettings, Store
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,10 @@ class Gate:
         self.config = config
         self._buckets: dict[int, app_commands.Cooldown] = {}
 
-    def check(self, channel_id: int | None, user_id: int) -> None:
-        """Raise :class:`NotHere` or :class:`CoolingDown`, or count one use."""
-        allowed = self.config.allowed_channels
+    def check(self, channel_id: int | None, user_id: int, allowed: list[int] | None = None) -> None:
+        """Raise :class:`NotHere` or :class:`CoolingDown`, or count one use. ``allowed``: the
+        server's own channel list, which replaces the config's when set."""
+        allowed = allowed or self.config.allowed_channels
         if allowed and channel_id not in allowed:
             raise NotHere("channel not allowed")
         if self.config.cooldown_seconds <= 0:
@@ -97,6 +100,9 @@ class VerbatimBot(commands.AutoShardedBot):
         self,
         config: DiscordConfig,
         answerer_for: Callable[[int | None], Answerer],
+        *,
+        library: Library | None = None,
+        store: Store | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -117,11 +123,38 @@ class VerbatimBot(commands.AutoShardedBot):
         self.config = config
         self.gate = Gate(config)
         self._answerer_for = answerer_for
+        self.library = library
+        self.store = store
+        self._settings: dict[int, GuildSettings] = {}
 
     def answerer_for(self, guild_id: int | None) -> Answerer:
         """The answerer for a server (its collections); read fresh on every use, so a corpus
         swap takes effect at once."""
         return self._answerer_for(guild_id)
+
+    def guild_settings(self, guild_id: int | None) -> GuildSettings:
+        """A server's own settings (cached; a /settings set forgets the cached copy)."""
+        if guild_id is None or self.store is None:
+            return GuildSettings()
+        cached = self._settings.get(guild_id)
+        if cached is None:
+            cached = self._settings[guild_id] = self.store.settings(guild_id)
+        return cached
+
+    def forget_settings(self, guild_id: int | None) -> None:
+        if guild_id is not None:
+            self._settings.pop(guild_id, None)
+
+    def check(self, guild_id: int | None, channel_id: int | None, user_id: int) -> None:
+        """Channel allow-list (the server's, else the config's) and the user's cooldown."""
+        self.gate.check(channel_id, user_id, self.guild_settings(guild_id).allowed_channels)
+
+    def results(self, guild_id: int | None) -> int:
+        return self.guild_settings(guild_id).results or self.config.results
+
+    def public_by_default(self, guild_id: int | None) -> bool:
+        own = self.guild_settings(guild_id).public_by_default
+        return self.config.public_by_default if own is None else own
 
     async def setup_hook(self) -> None:
         from bot.chat.commands import Verbatim
@@ -129,6 +162,10 @@ class VerbatimBot(commands.AutoShardedBot):
 
         self.add_dynamic_items(*DYNAMIC_ITEMS)
         await self.add_cog(Verbatim(self))
+        if self.library is not None and self.store is not None:
+            from bot.chat.admin import Admin
+
+            await self.add_cog(Admin(self, self.library, self.store))
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: mentions are answered by the cog's listener."""

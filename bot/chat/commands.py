@@ -50,6 +50,27 @@ class Verbatim(commands.Cog):
 
     # -- answering ---------------------------------------------------------------------
 
+    async def _search(
+        self,
+        interaction: discord.Interaction[Any],
+        question: str,
+        *,
+        ephemeral: bool,
+        via: str,
+        k: int,
+    ) -> Answer | None:
+        """Gate, defer, then search off the event loop. None when the question was refused
+        (the user has been told why)."""
+        self.bot.check(interaction.guild_id, interaction.channel_id, interaction.user.id)
+        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        try:
+            return await self.bot.ask(
+                question, guild_id=interaction.guild_id, user_id=interaction.user.id, k=k, via=via
+            )
+        except QuestionError as exc:
+            await interaction.edit_original_response(content=render.escape(str(exc)))
+            return None
+
     async def _answer(
         self,
         interaction: discord.Interaction[Any],
@@ -58,18 +79,9 @@ class Verbatim(commands.Cog):
         ephemeral: bool,
         via: str,
     ) -> None:
-        self.bot.gate.check(interaction.channel_id, interaction.user.id)
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        try:
-            answer = await self.bot.ask(
-                question,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                k=self.bot.config.results,
-                via=via,
-            )
-        except QuestionError as exc:
-            await interaction.edit_original_response(content=render.escape(str(exc)))
+        k = self.bot.results(interaction.guild_id)
+        answer = await self._search(interaction, question, ephemeral=ephemeral, via=via, k=k)
+        if answer is None:
             return
         await interaction.edit_original_response(
             embed=self._embed(answer, interaction.guild_id),
@@ -83,8 +95,8 @@ class Verbatim(commands.Cog):
         marks = [answerer.highlights(c.quote) for c in answer.results]
         return render.answer_embed(answer, marks, quote_chars=quote_chars)
 
-    def _ephemeral(self, public: bool | None) -> bool:
-        return not (self.bot.config.public_by_default if public is None else public)
+    def _ephemeral(self, guild_id: int | None, public: bool | None) -> bool:
+        return not (self.bot.public_by_default(guild_id) if public is None else public)
 
     @app_commands.command(name="ask", description="Answer with verbatim, cited quotes")
     @app_commands.describe(
@@ -96,7 +108,8 @@ class Verbatim(commands.Cog):
         question: app_commands.Range[str, 1, 4000],
         public: bool | None = None,
     ) -> None:
-        await self._answer(interaction, question, ephemeral=self._ephemeral(public), via="ask")
+        ephemeral = self._ephemeral(interaction.guild_id, public)
+        await self._answer(interaction, question, ephemeral=ephemeral, via="ask")
 
     async def find_sources(
         self, interaction: discord.Interaction[Any], message: discord.Message
@@ -118,19 +131,10 @@ class Verbatim(commands.Cog):
         public: bool | None = None,
     ) -> None:
         cfg = self.bot.config
-        ephemeral = self._ephemeral(public)
-        self.bot.gate.check(interaction.channel_id, interaction.user.id)
-        await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        try:
-            answer = await self.bot.ask(
-                query,
-                guild_id=interaction.guild_id,
-                user_id=interaction.user.id,
-                k=cfg.search_page_size * cfg.search_pages,
-                via="search",
-            )
-        except QuestionError as exc:
-            await interaction.edit_original_response(content=render.escape(str(exc)))
+        ephemeral = self._ephemeral(interaction.guild_id, public)
+        k = cfg.search_page_size * cfg.search_pages
+        answer = await self._search(interaction, query, ephemeral=ephemeral, via="search", k=k)
+        if answer is None:
             return
         if not answer.answered:
             await interaction.edit_original_response(
@@ -176,49 +180,13 @@ class Verbatim(commands.Cog):
     @app_commands.command(name="source", description="Details of one document")
     @app_commands.describe(id="Document id (start typing an id or title)")
     async def source(self, interaction: discord.Interaction[Any], id: str) -> None:
-        answerer = self.bot.answerer_for(interaction.guild_id)
-        doc = answerer.index.by_id.get(id)
-        if doc is None:
-            await interaction.response.send_message(NO_DOCUMENT, ephemeral=True)
-            return
-        m = doc.meta
-        embed = discord.Embed(title=render.cut(doc.title, render.TITLE_LIMIT), colour=render.COLOUR)
-        embed.add_field(name="id", value=f"`{doc.id}`")
-        for name, value in (
-            ("publisher", m.publisher),
-            ("author", m.author),
-            ("published", m.published and m.published.isoformat()),
-        ):
-            if value:
-                embed.add_field(name=name, value=render.cut(value, render.FIELD_VALUE_LIMIT))
-        if m.url:
-            embed.add_field(
-                name="url", value=f"<{m.url}>"[: render.FIELD_VALUE_LIMIT], inline=False
-            )
-        embed.add_field(name="characters", value=f"{len(doc.text):,}")
-        embed.add_field(name="paragraphs", value=f"{len(answerer.paragraphs_of(doc)):,}")
-        if doc.page_starts:
-            embed.add_field(name="pages", value=f"{len(doc.page_starts):,}")
-        embed.add_field(name="sha256", value=f"`{doc.sha256[:16]}…`")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await show_document(self.bot, interaction, id)
 
     @source.autocomplete("id")
     async def source_ids(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        needle = current.casefold().strip()
-        choices = []
-        for doc in self.bot.answerer_for(interaction.guild_id).index.documents:
-            if needle in doc.id or needle in doc.title.casefold():
-                name = f"{doc.title} ({doc.id})"
-                if len(name) > render.CHOICE_NAME_LIMIT:
-                    name = doc.title[: render.CHOICE_NAME_LIMIT - len(doc.id) - 4] + f"… ({doc.id})"
-                choices.append(
-                    app_commands.Choice(name=name[: render.CHOICE_NAME_LIMIT], value=doc.id)
-                )
-            if len(choices) == render.CHOICES_LIMIT:
-                break
-        return choices
+        return document_ids(self.bot, interaction, current)
 
     @app_commands.command(name="help", description="What I do and how to ask")
     async def help(self, interaction: discord.Interaction[Any]) -> None:
@@ -234,8 +202,9 @@ class Verbatim(commands.Cog):
             return
         question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
         reply_ref = message.to_reference(fail_if_not_exists=False)
+        guild_id = message.guild.id if message.guild else None
         try:
-            self.bot.gate.check(message.channel.id, message.author.id)
+            self.bot.check(guild_id, message.channel.id, message.author.id)
         except NotHere:
             return
         except CoolingDown as exc:
@@ -250,15 +219,14 @@ class Verbatim(commands.Cog):
         try:
             answer = await self.bot.ask(
                 question,
-                guild_id=message.guild.id if message.guild else None,
+                guild_id=guild_id,
                 user_id=message.author.id,
-                k=self.bot.config.results,
+                k=self.bot.results(guild_id),
                 via="mention",
             )
         except QuestionError as exc:
             await message.channel.send(render.escape(str(exc)), reference=reply_ref)
             return
-        guild_id = message.guild.id if message.guild else None
         await message.channel.send(
             embed=self._embed(answer, guild_id),
             view=answer_view(answer, ephemeral=False) or discord.utils.MISSING,
@@ -267,4 +235,27 @@ class Verbatim(commands.Cog):
         )
 
 
-__all__ = ["CHANNEL_REPLY", "Verbatim"]
+async def show_document(
+    bot: VerbatimBot, interaction: discord.Interaction[Any], doc_id: str
+) -> None:
+    """One document's metadata and size, for /source and /corpus info."""
+    answerer = bot.answerer_for(interaction.guild_id)
+    doc = answerer.index.by_id.get(doc_id)
+    if doc is None:
+        await interaction.response.send_message(NO_DOCUMENT, ephemeral=True)
+        return
+    embed = render.document_embed(
+        doc, len(answerer.paragraphs_of(doc)), answerer.index.passages_of(doc.id)
+    )
+    await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def document_ids(
+    bot: VerbatimBot, interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    """Autocomplete over the documents a server answers from."""
+    docs = bot.answerer_for(interaction.guild_id).index.documents
+    return render.document_choices(docs, current)
+
+
+__all__ = ["CHANNEL_REPLY", "Verbatim", "document_ids", "show_document"]

@@ -46,6 +46,17 @@ def unescape(text: str) -> str:
     return re.sub(r"\\(.)", r"\1", text, flags=re.DOTALL)
 
 
+def plain(markdown: str) -> str:
+    """What a reader sees of markdown we rendered: block-quote prefixes and our bold markers
+    removed, escapes resolved (cuts stay marked with "…")."""
+    lines = [line[2:] if line.startswith("> ") else line for line in markdown.split("\n")]
+    return "".join(
+        m[1] or m[0]
+        for m in re.finditer(r"\\(.)|\*\*|.", "\n".join(lines), flags=re.DOTALL)
+        if m[0] != "**"
+    )
+
+
 def cut(text: str, limit: int) -> str:
     """Escaped ``text`` cut to ``limit`` characters at a word boundary, "…" marking the cut."""
     escaped = escape(text)
@@ -219,6 +230,48 @@ def cite_block(quote: Quote) -> str:
     if "```" in body:  # cannot fence it: show it escaped instead
         return cut(f"“{text}”", CONTENT_LIMIT - len(attribution) - 10) + "\n" + escape(attribution)
     return f"```\n{body}\n```"
+
+
+def document_choices(
+    docs: Sequence[Document], current: str
+) -> list[discord.app_commands.Choice[str]]:
+    """Autocomplete: documents whose id or title contains what was typed so far."""
+    needle = current.casefold().strip()
+    choices = []
+    for doc in docs:
+        if needle in doc.id or needle in doc.title.casefold():
+            suffix = f" ({doc.id})"
+            name = doc.title
+            if len(name) + len(suffix) > CHOICE_NAME_LIMIT:
+                name = name[: CHOICE_NAME_LIMIT - len(suffix) - 1] + ELLIPSIS
+            choices.append(discord.app_commands.Choice(name=name + suffix, value=doc.id))
+            if len(choices) == CHOICES_LIMIT:
+                break
+    return choices
+
+
+def document_embed(doc: Document, paragraphs: int, passages: int) -> discord.Embed:
+    """One document's metadata and size."""
+    m = doc.meta
+    embed = discord.Embed(title=cut(doc.title, TITLE_LIMIT), colour=COLOUR)
+    embed.add_field(name="id", value=f"`{doc.id}`")
+    embed.add_field(name="collection", value=escape(doc.collection))
+    for name, value in (
+        ("publisher", m.publisher),
+        ("author", m.author),
+        ("published", m.published and m.published.isoformat()),
+    ):
+        if value:
+            embed.add_field(name=name, value=cut(value, FIELD_VALUE_LIMIT))
+    if m.url:
+        embed.add_field(name="url", value=f"<{m.url}>"[:FIELD_VALUE_LIMIT], inline=False)
+    embed.add_field(name="characters", value=f"{len(doc.text):,}")
+    embed.add_field(name="paragraphs", value=f"{paragraphs:,}")
+    embed.add_field(name="passages", value=f"{passages:,}")
+    if doc.page_starts:
+        embed.add_field(name="pages", value=f"{len(doc.page_starts):,}")
+    embed.add_field(name="sha256", value=f"`{doc.sha256}`", inline=False)
+    return embed
 
 
 def embeds_size(embeds: Sequence[discord.Embed]) -> int:

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -65,6 +66,7 @@ def check_question(question: str, settings: AnswerSettings) -> str:
 PASSAGE_WEIGHT = 0.25  # how much the whole passage's BM25 score adds to its best span's
 FRAGMENT_FACTOR = 0.75  # a span that does not end like a sentence is worth less
 SENTENCE_ENDS = (".", "!", "?", "…")
+PASSAGE_CACHE = 50_000  # analysed passages kept per answerer
 MIN_PREFIX = 5  # shortest stem that may stand for a longer or shorter corpus term
 NUMBER_FACTOR = 1.25  # a question asking "how many" or "when" prefers spans with a number
 _WANTS_NUMBER = re.compile(
@@ -90,13 +92,22 @@ def _present(words: Sequence[_Word], terms: Iterable[str]) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class _Passage:
+    """A passage, analysed: its terms, and per paragraph its sentences with term counts."""
+
+    terms: frozenset[str]
+    runs: tuple[tuple[int, list[tuple[int, int, Counter[str]]]], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Candidate:
     doc: Document
     start: int
     end: int
     paragraph: int
-    matched: frozenset[str]  # question terms inside the span
+    matched: frozenset[str]  # question words inside the span
     score: float
+    terms: frozenset[str]  # every index term of the span
 
 
 class Answerer:
@@ -106,6 +117,7 @@ class Answerer:
         self.index = index
         self.settings = settings or AnswerSettings()
         self._paragraphs: dict[str, list[Unit]] = {}
+        self._analysed: dict[int, _Passage] = {}
 
     def answer(self, question: str, k: int | None = None) -> Answer:
         t0 = time.perf_counter()
@@ -124,19 +136,19 @@ class Answerer:
         unknown_names = [w.surface for w in words if w.is_name and not w.terms]
         for pid, passage_score in [] if unknown_names else hits:
             doc = self.index.document_of(pid)
-            p_start, p_end = int(self.index.p_start[pid]), int(self.index.p_end[pid])
-            present = _present(words, self.index.analyzer.terms(doc.text, p_start, p_end))
+            passage = self._passage(pid)
+            present = _present(words, passage.terms)
             if best_passage is None:
                 best_passage = present
             if sum(w.weight for w in words if w.surface in present) / total < (
                 self.settings.min_coverage
             ):
                 continue
-            span = self._best_span(doc, p_start, p_end, words, bool(_WANTS_NUMBER.match(q)))
+            span = self._best_span(doc, passage, words, bool(_WANTS_NUMBER.match(q)))
             if span is not None:
-                s, e, para, matched, value = span
+                s, e, para, matched, value, span_terms = span
                 score = value + PASSAGE_WEIGHT * passage_score
-                candidates.append(_Candidate(doc, s, e, para, matched, score))
+                candidates.append(_Candidate(doc, s, e, para, matched, score, span_terms))
 
         candidates.sort(key=lambda c: (-c.score, c.doc.id, c.start))
         groups = self._group(candidates, k)
@@ -203,31 +215,48 @@ class Answerer:
             self._paragraphs[doc.id] = paras
         return paras
 
-    def _best_span(
-        self,
-        doc: Document,
-        p_start: int,
-        p_end: int,
-        words: Sequence[_Word],
-        wants_number: bool = False,
-    ) -> tuple[int, int, int, frozenset[str], float] | None:
-        """The best run of at most ``max_sentences`` sentences inside one paragraph of the
-        passage: (start, end, paragraph, matched words, value). A span's value is the idf
-        of the question words it holds, with BM25's term-frequency saturation; a further
-        sentence is only taken if it adds question words, and a fragment that is not a
-        sentence (a headline, a caption, a link) is worth less."""
+    def _passage(self, pid: int) -> _Passage:
+        """A passage's sentences and their terms, analysed once and kept (bounded)."""
+        cached = self._analysed.get(pid)
+        if cached is not None:
+            return cached
+        doc = self.index.document_of(pid)
+        p_start, p_end = int(self.index.p_start[pid]), int(self.index.p_end[pid])
         analyzer = self.index.analyzer
-        k1 = self.index.bm25.settings.k1
-        best: tuple[float, int, int, int, int, frozenset[str], float] | None = None
+        runs = []
         for para in self.paragraphs_of(doc):
             if para.end <= p_start or para.start >= p_end:
                 continue
             sents = sentences(doc.text, max(para.start, p_start), min(para.end, p_end))
-            counts = [Counter(analyzer.terms(doc.text, s, e)) for s, e in sents]
+            runs.append(
+                (
+                    para.paragraph,
+                    [(s, e, Counter(analyzer.terms(doc.text, s, e))) for s, e in sents],
+                )
+            )
+        passage = _Passage(
+            frozenset(t for _, sents in runs for *_, c in sents for t in c), tuple(runs)
+        )
+        if len(self._analysed) >= PASSAGE_CACHE:
+            self._analysed.clear()
+        self._analysed[pid] = passage
+        return passage
+
+    def _best_span(
+        self, doc: Document, passage: _Passage, words: Sequence[_Word], wants_number: bool
+    ) -> tuple[int, int, int, frozenset[str], float, frozenset[str]] | None:
+        """The best run of at most ``max_sentences`` sentences inside one paragraph of the
+        passage: (start, end, paragraph, matched words, value, the span's terms). A span's
+        value is the idf of the question words it holds, with BM25's term-frequency
+        saturation; a further sentence is only taken if it adds question words, and a
+        fragment that is not a sentence (a headline, a caption, a link) is worth less."""
+        k1 = self.index.bm25.settings.k1
+        best: tuple[Any, ...] | None = None
+        for paragraph, sents in passage.runs:
             for i in range(len(sents)):
                 tf: Counter[str] = Counter()
                 for j in range(i, min(i + self.settings.max_sentences, len(sents))):
-                    grown = tf + counts[j]
+                    grown = tf + sents[j][2]
                     if j > i and _present(words, grown) == _present(words, tf):
                         break  # a further sentence must add question words
                     tf = grown
@@ -247,20 +276,25 @@ class Answerer:
                         value *= NUMBER_FACTOR
                     key = (value, -(j - i), -(end - start))
                     if best is None or key > best[:3]:
-                        best = (*key, start, end, para.paragraph, frozenset(matched), value)
-        if best is None:
-            return None
-        return best[3], best[4], best[5], best[6], best[7]
+                        best = (
+                            *key,
+                            start,
+                            end,
+                            paragraph,
+                            frozenset(matched),
+                            value,
+                            frozenset(tf),
+                        )
+        return None if best is None else best[3:]  # type: ignore[return-value]
 
     # -- grouping ----------------------------------------------------------------------
 
     def _group(self, candidates: Sequence[_Candidate], k: int) -> list[list[_Candidate]]:
         """Up to ``k`` groups: each a quote and the quotes of other documents saying the same."""
-        analyzer = self.index.analyzer
         groups: dict[int, list[_Candidate]] = {}
-        words: dict[int, set[str]] = {}
+        words: dict[int, frozenset[str]] = {}
         for n, cand in enumerate(candidates):
-            terms = set(analyzer.terms(cand.doc.text, cand.start, cand.end))
+            terms = cand.terms
             home = None
             duplicate = False
             for g, members in groups.items():
@@ -296,6 +330,6 @@ class Answerer:
         )
 
 
-def _similar(a: set[str], b: set[str], threshold: float) -> bool:
+def _similar(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:
     """Jaccard overlap of two quotes' index terms."""
     return bool(a and b) and len(a & b) / len(a | b) >= threshold

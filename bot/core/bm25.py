@@ -123,14 +123,16 @@ class BM25Index:
             tid, c = found[0]
             lo, hi = self.indptr[tid], self.indptr[tid + 1]
             return self.doc_ids[lo:hi], (c * self.idf[tid]) * self.weights[lo:hi]
+        # Per-query buffers (thread safety); marking matches beats np.unique over the
+        # concatenated postings by 4-5x (benchmarks/bm25_speed.py).
         acc = np.zeros(self.n_docs, dtype=np.float64)
-        spans = []
+        hit = np.zeros(self.n_docs, dtype=bool)
         for tid, c in found:
             lo, hi = self.indptr[tid], self.indptr[tid + 1]
             ids = self.doc_ids[lo:hi]
             acc[ids] += (c * self.idf[tid]) * self.weights[lo:hi]
-            spans.append(ids)
-        ids = np.unique(np.concatenate(spans)) if len(spans) > 1 else spans[0]
+            hit[ids] = True
+        ids = np.flatnonzero(hit)
         return ids, acc[ids]
 
     def top(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:

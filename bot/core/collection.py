@@ -1,25 +1,24 @@
 """Changing a collection folder: adding an uploaded file as a stored document, removing one.
 
-A document is written atomically (temp file in the same folder, fsync, rename, fsync of the
-folder), so a crash leaves either the old folder or the new one, never half a file; temp
-files start with "." and are ignored by the loader and swept on the next change.
+Documents are written atomically (:mod:`bot.core.atomic`): a crash leaves the folder as it
+was or as it should be, never half a file; the loader ignores temp files (their names start
+with ".") and they are swept on the next change or load.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from bot.core.atomic import fsync_dir, sweep_temp_files, write_atomic
 from bot.core.corpus import parse_document
 from bot.core.ingest import Extracted, IngestError, slugify
 from bot.core.models import Document, DocumentMeta
 
-TEMP_PREFIX = ".tmp-"
+__all__ = ["add_extracted", "document_bytes", "remove_document", "sweep_temp_files"]
 
 
 def document_bytes(text: str, meta: DocumentMeta, page_starts: tuple[int, ...] | None) -> bytes:
@@ -29,42 +28,6 @@ def document_bytes(text: str, meta: DocumentMeta, page_starts: tuple[int, ...] |
         data["page_starts"] = list(page_starts)
     front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
     return f"---\n{front}---\n{text}".encode()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sweep_temp_files(folder: Path) -> int:
-    """Remove temp files left by a crash mid-write; returns how many."""
-    if not folder.is_dir():
-        return 0
-    stale = list(folder.glob(TEMP_PREFIX + "*"))
-    for path in stale:
-        path.unlink(missing_ok=True)
-    return len(stale)
 
 
 def add_extracted(
@@ -100,5 +63,5 @@ def remove_document(folder: Path, doc_id: str) -> bool:
     if not path.is_file():
         return False
     path.unlink()
-    _fsync_dir(folder)
+    fsync_dir(folder)
     return True

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from bot.core.analysis import AnalysisSettings, Analyzer
+from bot.core.atomic import write_atomic
 from bot.core.bm25 import BM25Index, BM25Settings
 from bot.core.models import Document, Passage
 from bot.core.segment import SegmentSettings, passages
@@ -91,6 +90,17 @@ class SearchIndex:
         bm25 = BM25Index.build(token_lists, settings.bm25)
         return cls(documents, arrays, bm25, settings, cache_key(documents, settings))
 
+    def passages_of(self, doc_id: str) -> int:
+        """How many passages a document has."""
+        i = next((n for n, d in enumerate(self.documents) if d.id == doc_id), None)
+        return 0 if i is None else int((self.p_doc == i).sum())
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the index arrays."""
+        arrays = [self.p_doc, self.p_start, self.p_end, self.p_para, *self.bm25.arrays().values()]
+        return sum(a.nbytes for a in arrays) + self.bm25.weights.nbytes
+
     def passage(self, i: int) -> Passage:
         return Passage(
             doc_id=self.documents[int(self.p_doc[i])].id,
@@ -104,25 +114,15 @@ class SearchIndex:
 
     def save(self, path: Path) -> None:
         """Write the index to ``path`` atomically (temp file, fsync, rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    p_doc=self.p_doc,
-                    p_start=self.p_start,
-                    p_end=self.p_end,
-                    p_para=self.p_para,
-                    key=np.asarray(self.key),
-                    **self.bm25.arrays(),
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        arrays = {
+            "p_doc": self.p_doc,
+            "p_start": self.p_start,
+            "p_end": self.p_end,
+            "p_para": self.p_para,
+            "key": np.asarray(self.key),
+            **self.bm25.arrays(),
+        }
+        write_atomic(path, lambda fh: np.savez(fh, **arrays))
 
     @classmethod
     def load(

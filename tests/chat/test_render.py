@@ -22,24 +22,7 @@ nasty = (
 
 def _strip_markup(rendered: str) -> list[str]:
     """The verbatim pieces a rendered quote shows, markup and escapes removed."""
-    lines = [line[2:] if line.startswith("> ") else line for line in rendered.split("\n")]
-    body = "\n".join(lines)
-    pieces, current, i = [], [], 0
-    while i < len(body):
-        if body[i] == "\\":  # an escaped character stands for itself
-            current.append(body[i + 1])
-            i += 2
-        elif body.startswith("**", i):  # our bold markup
-            i += 2
-        elif body[i] == render.ELLIPSIS:  # a cut
-            pieces.append("".join(current))
-            current = []
-            i += 1
-        else:
-            current.append(body[i])
-            i += 1
-    pieces.append("".join(current))
-    return [p for p in pieces if p]
+    return [p for p in render.plain(rendered).split(render.ELLIPSIS) if p]
 
 
 @settings(max_examples=300, deadline=None)

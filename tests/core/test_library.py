@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import collection as folders
+from bot.core import atomic
 from bot.core.answers import AnswerSettings
 from bot.core.index import IndexSettings
 from bot.core.ingest import IngestError
@@ -158,7 +158,7 @@ def test_crash_between_write_and_rename_loses_nothing(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("power cut")  # a BaseException, like a kill
 
-    monkeypatch.setattr(folders.os, "replace", crash)
+    monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
         lib.add_upload(A, "b.txt", b"Lighthouse records.", {"title": "Lights"})
     monkeypatch.undo()
