@@ -32,8 +32,8 @@ NO_ANSWER = "No passage in the corpus answers that."
 FOOTER = "Verbatim: every quote is the corpus's own words, matched words in bold."
 COLOUR = discord.Colour.dark_teal()
 
-_ALWAYS = re.compile(r"([\\*_~`|\[\]<>@#:])")
-_LINE_START = re.compile(r"^(\s*)([-+]|\d+(?=\.\s))", re.MULTILINE)
+_ALWAYS = re.compile(r"([\\*_~`|\[\]<@])")  # emphasis, code, spoilers, links, mentions
+_LINE_START = re.compile(r"^(\s*)([-+#>]|\d+(?=\.\s))", re.MULTILINE)  # lists, headings, quotes
 
 
 def escape(text: str) -> str:

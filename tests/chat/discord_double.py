@@ -499,6 +499,7 @@ class DiscordDouble:
         self.commands: dict[int | None, list[JSON]] = {}
         self.internal_errors: list[BaseException] = []
         self.dm_channels: dict[int, JSON] = {}
+        self.attachments: dict[str, bytes] = {}
         self._by_token: dict[str, InteractionRecord] = {}
         self._requests: _Feed[RecordedRequest] = _Feed()
         self._heartbeats: _Feed[Heartbeat] = _Feed()
@@ -560,6 +561,7 @@ class DiscordDouble:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/gateway", self._ws_handler)
         app.router.add_get("/gateway-resume", self._ws_handler)
+        app.router.add_get("/attachments/{attachment_id}/{filename}", self._attachment_handler)
         app.router.add_route("*", "/{tail:.*}", self._rest_handler)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -1126,6 +1128,33 @@ class DiscordDouble:
             "soundboard_sounds": [],
             **guild.extra,
         }
+
+    # ------------------------------------------------------------------ attachments
+
+    def add_attachment(
+        self, filename: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> JSON:
+        """An uploaded file: the attachment object for ``resolved.attachments`` (its url is
+        served by the double, like Discord's CDN). ``filename`` is used as given, hostile or
+        not; only the url path is quoted."""
+        attachment_id = str(new_snowflake())
+        self.attachments[attachment_id] = data
+        name = yarl.URL.build(path="/" + filename.lstrip("/")).raw_path.lstrip("/") or "file"
+        url = f"{self.http_url}/attachments/{attachment_id}/{name.replace('/', '%2F')}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": content_type,
+        }
+
+    async def _attachment_handler(self, request: web.Request) -> web.StreamResponse:
+        data = self.attachments.get(request.match_info["attachment_id"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="application/octet-stream")
 
     # ------------------------------------------------------------------ REST plumbing
 
