@@ -13,11 +13,8 @@ import argparse
 import asyncio
 import statistics
 import sys
-import threading
 import time
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,9 +25,8 @@ from bot.config import DiscordConfig
 from bot.core.answers import Answerer
 from bot.core.corpus import default_corpus_dir, load_folder
 from bot.core.index import SearchIndex
-from tests.chat.discord_double import DiscordDouble
+from tests.chat.discord_double import DoubleThread
 
-T = TypeVar("T")
 QUESTIONS = [
     "How many children were exploited in Rotherham?",
     "When was Operation Linden launched?",
@@ -58,31 +54,8 @@ async def stall_monitor(stop: asyncio.Event, period: float = 0.005) -> float:
     return worst
 
 
-class DoubleThread:
-    """The double on its own thread and event loop, so the bot's loop is measured alone."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.double = DiscordDouble(heartbeat_interval_ms=250)
-        self.call(self.double.__aenter__())
-
-    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    async def acall(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-
-    def close(self) -> None:
-        self.call(self.double.__aexit__(None, None, None))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
 async def one_round(n: int, answerer: Answerer) -> dict[str, float]:
-    side = DoubleThread()
+    side = DoubleThread(heartbeat_interval_ms=250)
     double = side.double
     try:
         bot = VerbatimBot(DiscordConfig(cooldown_seconds=0), lambda gid: answerer)

@@ -363,7 +363,7 @@ def cmd_corpus_list(args: argparse.Namespace, out: Console) -> int:
     folder = _collection_folder(args, args.folder)
     loaded = load_folder(folder)
     for doc in loaded.documents:
-        out.print(f"{doc.id}\t{doc.title}\t{len(doc.text):,} characters")
+        print(f"{doc.id}\t{doc.title}\t{len(doc.text):,} characters")  # tab-separated
     for issue in loaded.issues:
         Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/] {issue}")
     return 1 if loaded.issues else 0
@@ -424,8 +424,10 @@ def cmd_sync(args: argparse.Namespace, out: Console) -> int:
     token = _token()
     guilds = [] if args.globally else config.discord.guild_ids
 
+    library, store = open_library(config, args.corpus)
+
     async def sync() -> list[str]:
-        bot = VerbatimBot(config.discord, lambda guild_id: None)  # type: ignore[arg-type,return-value]
+        bot = VerbatimBot(config.discord, library.answerer_for, library=library, store=store)
         async with bot:
             await bot.login(token)
             lines = []

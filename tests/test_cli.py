@@ -117,3 +117,52 @@ def test_run_without_token_is_a_clear_error(monkeypatch, capsys):
     monkeypatch.delenv("DISCORD_TOKEN", raising=False)
     assert main(["run"]) == 1
     assert "DISCORD_TOKEN" in capsys.readouterr().err
+
+
+def test_sync_registers_every_command_with_discord(monkeypatch, tmp_path, capsys):
+    from tests.chat.discord_double import DoubleThread
+
+    monkeypatch.setenv("DISCORD_TOKEN", "test-token")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    with DoubleThread() as side:
+        gid = side.double.guild.id
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f"[discord]\nguild_ids = [{gid}]\n")
+        assert main(["sync", "--config", str(cfg)]) == 0
+        synced = {c["name"] for c in side.double.commands[gid]}
+    assert synced == {
+        "ask",
+        "search",
+        "sources",
+        "source",
+        "help",
+        "corpus",
+        "settings",
+        "Find sources",
+    }
+    assert f"synced guild {gid}: " in capsys.readouterr().out
+
+
+def test_corpus_add_list_remove_for_operators(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    folder = tmp_path / "reports"
+    page = tmp_path / "memo.html"
+    page.write_text(
+        "<html><head><title>Canal memo</title></head><body><article>"
+        "<p>The canal froze solid in the winter of 1963, and barges waited for weeks.</p>"
+        "<p>Ice breakers were brought in from the coast to clear the channel.</p>"
+        "</article></body></html>"
+    )
+    assert (
+        main(["corpus", "add", str(page), "--to", str(folder), "--publisher", "Canal Trust"]) == 0
+    )
+    assert "added canal-memo: Canal memo" in capsys.readouterr().out
+    assert main(["corpus", "list", str(folder)]) == 0
+    assert "canal-memo\tCanal memo" in capsys.readouterr().out
+    assert main(["ask", "--corpus", str(folder), "What happened to the canal in winter?"]) == 0
+    out = capsys.readouterr().out
+    assert "The canal froze solid in the winter of 1963" in out and "Canal Trust" in out
+    assert main(["corpus", "add", str(tmp_path / "missing.pdf"), "--to", str(folder)]) == 1
+    assert main(["corpus", "remove", "canal-memo", "--from", str(folder)]) == 0
+    assert main(["corpus", "remove", "canal-memo", "--from", str(folder)]) == 1
+    assert not list(folder.glob("*.md"))

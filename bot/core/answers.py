@@ -32,7 +32,7 @@ class AnswerSettings(BaseModel):
     quotes: int = Field(default=3, ge=1, le=25, description="quotes per answer")
     candidates: int = Field(default=30, ge=1, le=1000, description="passages re-scored")
     min_coverage: float = Field(
-        default=0.3,
+        default=0.35,
         ge=0.0,
         le=1.0,
         description="idf-weighted share of the question's words a passage must hold",

@@ -90,11 +90,12 @@ class BM25Index:
         }
 
     def term_idf(self, term: str) -> float:
-        """idf of a term; a term absent from the index weighs as much as the rarest term can."""
+        """idf of a term; a term absent from the index weighs as much as the rarest term can
+        (one found in a single document)."""
         tid = self.vocab.get(term)
         if tid is not None:
             return float(self.idf[tid])
-        return float(_idf(np.zeros(1, np.int64), self.n_docs + 1, self.settings)[0])
+        return float(_idf(np.ones(1, np.int64), max(self.n_docs, 1), self.settings)[0])
 
     def prefix_relatives(self, term: str, min_len: int, limit: int = 8) -> tuple[str, ...]:
         """Index terms of at least ``min_len`` characters that extend ``term`` or that

@@ -78,9 +78,10 @@ import copy
 import json
 import re
 import secrets
+import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -2005,3 +2006,35 @@ class DiscordDouble:
             }
         message.update(extra)
         return message
+
+
+class DoubleThread:
+    """A double on its own thread and event loop, for code that runs its own loop (a CLI
+    command calling ``asyncio.run``) or whose loop is being measured alone (load tests).
+    ``call`` / ``acall`` run a coroutine on the double's loop."""
+
+    def __init__(self, **options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.double = DiscordDouble(**options)
+        self.call(self.double.__aenter__())
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def acall(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+
+    def close(self) -> None:
+        self.call(self.double.__aexit__(None, None, None))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    def __enter__(self) -> DoubleThread:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
