@@ -132,28 +132,31 @@ class VerbatimBot(commands.AutoShardedBot):
         swap takes effect at once."""
         return self._answerer_for(guild_id)
 
-    def guild_settings(self, guild_id: int | None) -> GuildSettings:
-        """A server's own settings (cached; a /settings set forgets the cached copy)."""
+    async def guild_settings(self, guild_id: int | None) -> GuildSettings:
+        """A server's own settings, read off the event loop and cached (a /settings set
+        forgets the cached copy)."""
         if guild_id is None or self.store is None:
             return GuildSettings()
         cached = self._settings.get(guild_id)
         if cached is None:
-            cached = self._settings[guild_id] = self.store.settings(guild_id)
+            cached = await asyncio.to_thread(self.store.settings, guild_id)
+            self._settings[guild_id] = cached
         return cached
 
     def forget_settings(self, guild_id: int | None) -> None:
         if guild_id is not None:
             self._settings.pop(guild_id, None)
 
-    def check(self, guild_id: int | None, channel_id: int | None, user_id: int) -> None:
+    async def check(self, guild_id: int | None, channel_id: int | None, user_id: int) -> None:
         """Channel allow-list (the server's, else the config's) and the user's cooldown."""
-        self.gate.check(channel_id, user_id, self.guild_settings(guild_id).allowed_channels)
+        allowed = (await self.guild_settings(guild_id)).allowed_channels
+        self.gate.check(channel_id, user_id, allowed)
 
-    def results(self, guild_id: int | None) -> int:
-        return self.guild_settings(guild_id).results or self.config.results
+    async def results(self, guild_id: int | None) -> int:
+        return (await self.guild_settings(guild_id)).results or self.config.results
 
-    def public_by_default(self, guild_id: int | None) -> bool:
-        own = self.guild_settings(guild_id).public_by_default
+    async def public_by_default(self, guild_id: int | None) -> bool:
+        own = (await self.guild_settings(guild_id)).public_by_default
         return self.config.public_by_default if own is None else own
 
     async def setup_hook(self) -> None:

@@ -61,7 +61,7 @@ class Verbatim(commands.Cog):
     ) -> Answer | None:
         """Gate, defer, then search off the event loop. None when the question was refused
         (the user has been told why)."""
-        self.bot.check(interaction.guild_id, interaction.channel_id, interaction.user.id)
+        await self.bot.check(interaction.guild_id, interaction.channel_id, interaction.user.id)
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
         try:
             return await self.bot.ask(
@@ -79,7 +79,7 @@ class Verbatim(commands.Cog):
         ephemeral: bool,
         via: str,
     ) -> None:
-        k = self.bot.results(interaction.guild_id)
+        k = await self.bot.results(interaction.guild_id)
         answer = await self._search(interaction, question, ephemeral=ephemeral, via=via, k=k)
         if answer is None:
             return
@@ -95,8 +95,8 @@ class Verbatim(commands.Cog):
         marks = [answerer.highlights(c.quote) for c in answer.results]
         return render.answer_embed(answer, marks, quote_chars=quote_chars)
 
-    def _ephemeral(self, guild_id: int | None, public: bool | None) -> bool:
-        return not (self.bot.public_by_default(guild_id) if public is None else public)
+    async def _ephemeral(self, guild_id: int | None, public: bool | None) -> bool:
+        return not (await self.bot.public_by_default(guild_id) if public is None else public)
 
     @app_commands.command(name="ask", description="Answer with verbatim, cited quotes")
     @app_commands.describe(
@@ -108,7 +108,7 @@ class Verbatim(commands.Cog):
         question: app_commands.Range[str, 1, 4000],
         public: bool | None = None,
     ) -> None:
-        ephemeral = self._ephemeral(interaction.guild_id, public)
+        ephemeral = await self._ephemeral(interaction.guild_id, public)
         await self._answer(interaction, question, ephemeral=ephemeral, via="ask")
 
     async def find_sources(
@@ -131,7 +131,7 @@ class Verbatim(commands.Cog):
         public: bool | None = None,
     ) -> None:
         cfg = self.bot.config
-        ephemeral = self._ephemeral(interaction.guild_id, public)
+        ephemeral = await self._ephemeral(interaction.guild_id, public)
         k = cfg.search_page_size * cfg.search_pages
         answer = await self._search(interaction, query, ephemeral=ephemeral, via="search", k=k)
         if answer is None:
@@ -204,7 +204,7 @@ class Verbatim(commands.Cog):
         reply_ref = message.to_reference(fail_if_not_exists=False)
         guild_id = message.guild.id if message.guild else None
         try:
-            self.bot.check(guild_id, message.channel.id, message.author.id)
+            await self.bot.check(guild_id, message.channel.id, message.author.id)
         except NotHere:
             return
         except CoolingDown as exc:
@@ -221,7 +221,7 @@ class Verbatim(commands.Cog):
                 question,
                 guild_id=guild_id,
                 user_id=message.author.id,
-                k=self.bot.results(guild_id),
+                k=await self.bot.results(guild_id),
                 via="mention",
             )
         except QuestionError as exc:

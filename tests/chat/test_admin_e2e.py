@@ -243,3 +243,19 @@ async def test_stats_and_reload(world: World):
     assert fields["documents"] == "3" and "corpus.add lighthouse-log" in fields["last change"]
     _, reloaded = await command(w, "corpus reload", guild_id=w.a.id)
     assert reloaded["content"].startswith("Reloaded: 1 documents.")
+
+
+async def test_server_settings_change_how_the_bot_answers_there(world: World):
+    w = world
+    _, reply = await command(w, "settings set", {"key": "results", "value": "1"}, guild_id=w.a.id)
+    assert reply["content"] == "`results` = 1"
+    _, answer = await command(w, "ask", {"question": "Rotherham police"}, guild_id=w.a.id)
+    assert answer["embeds"][0]["description"].count("\n— ") == 1
+    _, answer_b = await command(w, "ask", {"question": "Rotherham police"}, guild_id=w.b.id)
+    assert answer_b["embeds"][0]["description"].count("\n— ") == 3  # B keeps the default
+    other = w.a.channel_id + 1
+    await command(
+        w, "settings set", {"key": "allowed_channels", "value": str(other)}, guild_id=w.a.id
+    )
+    _, refused = await command(w, "ask", {"question": "Rotherham police"}, guild_id=w.a.id)
+    assert refused["content"] == "I don't answer in this channel."
