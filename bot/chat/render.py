@@ -272,7 +272,3 @@ def document_embed(doc: Document, paragraphs: int, passages: int) -> discord.Emb
         embed.add_field(name="pages", value=f"{len(doc.page_starts):,}")
     embed.add_field(name="sha256", value=f"`{doc.sha256}`", inline=False)
     return embed
-
-
-def embeds_size(embeds: Sequence[discord.Embed]) -> int:
-    return sum(len(e) for e in embeds)

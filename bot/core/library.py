@@ -153,7 +153,7 @@ class Library:
         with self._write:
             name = server_collection(guild_id)
             folder = self.server_folder(guild_id)
-            taken = {d.id for d in self.answerer_for_unlocked(guild_id).index.documents}
+            taken = {d.id for d in self.answerer_for(guild_id).index.documents}
             doc = folders.add_extracted(
                 folder,
                 extracted,
@@ -188,10 +188,6 @@ class Library:
             return self._reload_one(name, self.server_folder(guild_id), guild_id)
 
     # -- internals (under the write lock) ------------------------------------------------
-
-    def answerer_for_unlocked(self, guild_id: int) -> Answerer:
-        key = self.view_key(guild_id)
-        return self._views.get(key) or self._build_views([key], self._collections)[key]
 
     def _reload_one(self, name: str, folder: Path, guild_id: int) -> Collection:
         fresh = _read(name, folder, guild_id)

@@ -193,7 +193,3 @@ class Answer(BaseModel):
     results: list[Cited] = Field(default_factory=list)
     unmatched_terms: list[str] = Field(default_factory=list)
     timings: Timings
-
-    @property
-    def quotes(self) -> list[Quote]:
-        return [c.quote for c in self.results]

@@ -103,3 +103,12 @@ def test_embed_colour_and_footer():
     embed = render.answer_embed(answer, marks)
     assert embed.footer.text == render.FOOTER
     assert isinstance(embed.colour, discord.Colour)
+
+
+def test_button_custom_ids_fit_discords_limit():
+    from bot.chat.views import CiteButton, ContextButton
+
+    longest_id = "a" * 64  # the longest slug a document id may be
+    for cls in (ContextButton, CiteButton):
+        button = cls(longest_id, 999_999_999, 999_999_999, 25)
+        assert len(button.item.custom_id or "") <= render.CUSTOM_ID_LIMIT
