@@ -19,7 +19,7 @@ from bot.core.answers import Answerer, QuestionError, check_question
 from bot.core.corpus import CorpusError, load_folder
 from bot.core.evaluate import evaluate, load_question_set
 from bot.core.library import Library, OpenCorpus, open_corpus
-from bot.core.models import Answer, Quote
+from bot.core.models import Answer, Document, Quote
 from bot.store import Store
 
 PROGRESS_MIN_DOCUMENTS = 200
@@ -291,6 +291,22 @@ def _collection_folder(args: argparse.Namespace, folder: Path | None) -> Path:
     return folder
 
 
+def _audit(
+    config: Config, action: str, folder: Path, doc: Document, detail: str | None = None
+) -> None:
+    """Record an operator's change in the audit log (no server, no user)."""
+    with Store(config.storage.database) as store:
+        store.record(
+            action,
+            guild_id=None,
+            user_id=None,
+            collection=str(folder),
+            doc_id=doc.id,
+            sha256=doc.sha256,
+            detail=detail,
+        )
+
+
 def cmd_corpus_add(args: argparse.Namespace, out: Console) -> int:
     from bot.core.collection import add_extracted
     from bot.core.ingest import IngestError, extract_isolated
@@ -317,16 +333,7 @@ def cmd_corpus_add(args: argparse.Namespace, out: Console) -> int:
             failed += 1
             Console(stderr=True, soft_wrap=True).print(f"[bold red]not added:[/] {path}: {exc}")
             continue
-        with Store(config.storage.database) as store:
-            store.record(
-                "corpus.add",
-                guild_id=None,
-                user_id=None,
-                collection=str(folder),
-                doc_id=doc.id,
-                sha256=doc.sha256,
-                detail=str(path),
-            )
+        _audit(config, "corpus.add", folder, doc, detail=str(path))
         out.print(f"added {doc.id}: {doc.title} ({len(doc.text):,} characters)")
     return 1 if failed else 0
 
@@ -346,15 +353,7 @@ def cmd_corpus_remove(args: argparse.Namespace, out: Console) -> int:
                 f"[bold red]no document[/] {doc_id!r} in {folder}"
             )
             continue
-        with Store(config.storage.database) as store:
-            store.record(
-                "corpus.remove",
-                guild_id=None,
-                user_id=None,
-                collection=str(folder),
-                doc_id=doc.id,
-                sha256=doc.sha256,
-            )
+        _audit(config, "corpus.remove", folder, doc)
         out.print(f"removed {doc_id}")
     return 1 if missing else 0
 

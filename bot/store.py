@@ -7,11 +7,13 @@ connection, so two admins changing things at once cannot interleave half-writes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
 import sqlite3
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -143,15 +145,23 @@ class Store:
                 f"knows {len(MIGRATIONS)}); upgrade Verbatim or use another data_dir"
             )
         for number, script in enumerate(MIGRATIONS[version:], version + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with self._transaction() as conn:
                 for statement in filter(str.strip, script.split(";")):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken before reading (BEGIN IMMEDIATE); rolled back on any
+        exception, so a failure leaves what was there before."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def settings(self, guild_id: int) -> GuildSettings:
         row = (
@@ -163,9 +173,7 @@ class Store:
 
     def update_settings(self, guild_id: int, user_id: int, **changes: Any) -> GuildSettings:
         """Validate and write changes, and audit them, in one transaction."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as conn:
             current = self.settings(guild_id).model_dump()
             try:
                 updated = GuildSettings.model_validate({**current, **changes})
@@ -184,10 +192,6 @@ class Store:
             self._insert_audit(
                 conn, "settings.set", guild_id, user_id, detail=json.dumps(changes, default=str)
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         return updated
 
     def record(
@@ -201,17 +205,10 @@ class Store:
         sha256: str | None = None,
         detail: str | None = None,
     ) -> AuditEntry:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            entry = self._insert_audit(
+        with self._transaction() as conn:
+            return self._insert_audit(
                 conn, action, guild_id, user_id, collection, doc_id, sha256, detail
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return entry
 
     def _insert_audit(
         self,
