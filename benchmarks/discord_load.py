@@ -141,7 +141,7 @@ async def main() -> None:
         )
     print(
         "\n(heartbeat interval 250 ms; the double runs in this process on its own thread and "
-        "event loop, so stalls and gaps are the bot's)"
+        "event loop, sharing the GIL)"
     )
 
 

@@ -93,6 +93,9 @@ class DiscordConfig(BaseModel):
         default_factory=list, description="channels the bot answers in; empty: all"
     )
     log_questions: bool = Field(default=False, description="record question text in logs")
+    search_threads: int = Field(
+        default=2, ge=1, le=32, description="worker threads for searches (about one per core)"
+    )
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: list[int] | None = None
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import discord
@@ -126,6 +127,11 @@ class VerbatimBot(commands.AutoShardedBot):
         self.library = library
         self.store = store
         self._settings: dict[int, GuildSettings] = {}
+        # Search is CPU-bound: more threads than cores would only fight the event loop for
+        # the GIL, so questions queue for a small pool of their own.
+        self._search_pool = ThreadPoolExecutor(
+            max_workers=config.search_threads, thread_name_prefix="search"
+        )
 
     def answerer_for(self, guild_id: int | None) -> Answerer:
         """The answerer for a server (its collections); read fresh on every use, so a corpus
@@ -170,6 +176,10 @@ class VerbatimBot(commands.AutoShardedBot):
 
             await self.add_cog(Admin(self, self.library, self.store))
 
+    async def close(self) -> None:
+        await super().close()
+        self._search_pool.shutdown(wait=False, cancel_futures=True)
+
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: mentions are answered by the cog's listener."""
 
@@ -179,7 +189,8 @@ class VerbatimBot(commands.AutoShardedBot):
         """Answer off the event loop and log the outcome (not the question, unless asked to)."""
         answerer = self.answerer_for(guild_id)
         started = time.perf_counter()
-        answer = await asyncio.to_thread(answerer.answer, question, k)
+        loop = asyncio.get_running_loop()
+        answer = await loop.run_in_executor(self._search_pool, answerer.answer, question, k)
         log_event(
             "answer",
             via=via,
