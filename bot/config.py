@@ -93,6 +93,12 @@ class DiscordConfig(BaseModel):
         default_factory=list, description="channels the bot answers in; empty: all"
     )
     log_questions: bool = Field(default=False, description="record question text in logs")
+    follow_changes_seconds: float = Field(
+        default=5.0,
+        ge=0.0,
+        description="how often a process picks up other processes' corpus and settings "
+        "changes (sharded deployments); 0: never",
+    )
     search_threads: int = Field(
         default=2, ge=1, le=32, description="worker threads for searches (about one per core)"
     )

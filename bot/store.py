@@ -248,6 +248,17 @@ class Store:
         )
         return [AuditEntry(**dict(row)) for row in rows]
 
+    def audit_since(self, after_id: int, limit: int = 500) -> list[AuditEntry]:
+        """Entries newer than ``after_id``, oldest first (for other processes to follow)."""
+        rows = self._conn().execute(
+            "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        )
+        return [AuditEntry(**dict(row)) for row in rows]
+
+    def latest_audit_id(self) -> int:
+        row = self._conn().execute("SELECT MAX(id) FROM audit").fetchone()
+        return int(row[0] or 0)
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

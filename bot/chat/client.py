@@ -129,6 +129,8 @@ class VerbatimBot(commands.AutoShardedBot):
         self._settings: dict[int, GuildSettings] = {}
         # Search is CPU-bound: more threads than cores would only fight the event loop for
         # the GIL, so questions queue for a small pool of their own.
+        self._seen_audit = 0
+        self._follower: asyncio.Task[None] | None = None
         self._search_pool = ThreadPoolExecutor(
             max_workers=config.search_threads, thread_name_prefix="search"
         )
@@ -175,10 +177,41 @@ class VerbatimBot(commands.AutoShardedBot):
             from bot.chat.admin import Admin
 
             await self.add_cog(Admin(self, self.library, self.store))
+            self._seen_audit = await asyncio.to_thread(self.store.latest_audit_id)
+            if self.config.follow_changes_seconds > 0:
+                self._follower = asyncio.create_task(self._follow_changes())
+
+    async def _follow_changes(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.follow_changes_seconds)
+            try:
+                await self.follow_changes_once()
+            except Exception:
+                log.exception("could not follow corpus and settings changes")
+
+    async def follow_changes_once(self) -> None:
+        """Pick up changes other processes (shards) recorded in the shared audit log: forget
+        cached settings and re-read changed server collections, off the event loop."""
+        assert self.store is not None and self.library is not None
+        entries = await asyncio.to_thread(self.store.audit_since, self._seen_audit)
+        changed: set[int] = set()
+        for entry in entries:
+            self._seen_audit = entry.id
+            if entry.guild_id is None:
+                continue
+            if entry.action.startswith("settings."):
+                self.forget_settings(entry.guild_id)
+            elif entry.action.startswith("corpus."):
+                changed.add(entry.guild_id)
+        for guild_id in changed:
+            await asyncio.to_thread(self.library.reload_server, guild_id)
 
     async def close(self) -> None:
+        if self._follower is not None:
+            self._follower.cancel()
         await super().close()
-        self._search_pool.shutdown(wait=False, cancel_futures=True)
+        if self._search_pool is not None:
+            self._search_pool.shutdown(wait=False, cancel_futures=True)
 
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: mentions are answered by the cog's listener."""
@@ -189,6 +222,10 @@ class VerbatimBot(commands.AutoShardedBot):
         """Answer off the event loop and log the outcome (not the question, unless asked to)."""
         answerer = self.answerer_for(guild_id)
         started = time.perf_counter()
+        if self._search_pool is None:
+            self._search_pool = ThreadPoolExecutor(
+                max_workers=self.config.search_threads, thread_name_prefix="search"
+            )
         loop = asyncio.get_running_loop()
         answer = await loop.run_in_executor(self._search_pool, answerer.answer, question, k)
         log_event(

@@ -259,3 +259,30 @@ async def test_server_settings_change_how_the_bot_answers_there(world: World):
     )
     _, refused = await command(w, "ask", {"question": "Rotherham police"}, guild_id=w.a.id)
     assert refused["content"] == "I don't answer in this channel."
+
+
+async def test_another_process_picks_up_changes_from_the_audit_log(world: World, tmp_path):
+    """Two shard processes share the data folder and database: what one changes, the other
+    serves after following the audit log."""
+    w = world
+    other_library = Library(
+        [CollectionSpec(name="default")], tmp_path / "servers", IndexSettings(), AnswerSettings()
+    )
+    await asyncio.to_thread(other_library.load)
+    other_store = Store(tmp_path / "verbatim.sqlite3")
+    other = VerbatimBot(
+        DiscordConfig(follow_changes_seconds=0),
+        other_library.answerer_for,
+        library=other_library,
+        store=other_store,
+    )
+    await other.setup_hook()
+    assert await other.results(w.a.id) == 3  # cached before the change
+    await upload(w, "log.txt", LIGHTHOUSE, w.a, title="Lighthouse log")
+    await command(w, "settings set", {"key": "results", "value": "2"}, guild_id=w.a.id)
+    assert not other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
+    assert await other.results(w.a.id) == 3  # stale until the log is followed
+    await other.follow_changes_once()
+    assert other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
+    assert await other.results(w.a.id) == 2
+    other_store.close()  # ("other" never connected, so there is nothing else to close)
