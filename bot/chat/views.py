@@ -119,19 +119,29 @@ class PostButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"vb:p
         return cls()
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Repost the answer publicly, after checking that every quoted span is still the
+        corpus's text (fail closed: a changed corpus means ask again)."""
         message = interaction.message
         if message is None or not message.embeds:
             await interaction.response.send_message(QUOTE_GONE, ephemeral=True)
             return
         view = discord.ui.View(timeout=None)
-        for component in message.components:
-            for child in getattr(component, "children", []):
-                cid = getattr(child, "custom_id", None) or ""
-                m = re.fullmatch(r"vb:(ctx|cite)" + _SPAN, cid)
-                if m:
+        try:
+            for component in message.components:
+                for child in getattr(component, "children", []):
+                    m = re.fullmatch(
+                        r"vb:(ctx|cite)" + _SPAN, getattr(child, "custom_id", "") or ""
+                    )
+                    if m is None:
+                        continue
+                    doc_id, start, end = m["doc"], int(m["start"]), int(m["end"])
+                    _requote(interaction, doc_id, start, end)
                     cls = ContextButton if m[1] == "ctx" else CiteButton
                     n = re.search(r"\d+", getattr(child, "label", None) or "")
-                    view.add_item(cls(m["doc"], int(m["start"]), int(m["end"]), n and int(n[0])))
+                    view.add_item(cls(doc_id, start, end, n and int(n[0])))
+        except QuoteIntegrityError:
+            await interaction.response.send_message(QUOTE_GONE, ephemeral=True)
+            return
         await interaction.response.send_message(embeds=message.embeds, view=view)
 
 

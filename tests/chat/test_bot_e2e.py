@@ -10,6 +10,7 @@ import pytest
 
 from bot.chat import render
 from bot.chat.client import CHANNEL_REPLY, ERROR_REPLY, VerbatimBot
+from bot.chat.views import QUOTE_GONE
 from bot.config import DiscordConfig
 from bot.core.answers import Answerer
 from tests.chat.discord_double import FLAG_EPHEMERAL, DiscordDouble
@@ -282,3 +283,18 @@ def test_shard_settings_reach_discord_py(answerer):
     assert bot.shard_count == 4 and bot.shard_ids == [2, 3]
     with pytest.raises(ValueError, match="shard_ids needs shard_count"):
         DiscordConfig(shard_ids=[0])
+
+
+async def test_post_to_channel_fails_closed_when_the_corpus_changed(running, answerer):
+    double, bot = running
+    inter, _, _ = await ask(double, "When was Operation Linden launched?")
+    message = double.original_message(inter)
+    from bot.core.index import SearchIndex
+
+    smaller = Answerer(SearchIndex.build(answerer.index.documents[1:]))  # one document removed
+    bot._answerer_for = lambda gid: smaller
+    press = double.make_component_interaction("vb:post", message)
+    await double.dispatch("INTERACTION_CREATE", press)
+    reply = await double.wait_for_interaction_response(press)
+    assert reply.json["data"]["content"] == QUOTE_GONE
+    assert reply.json["data"]["flags"] & FLAG_EPHEMERAL
