@@ -71,7 +71,8 @@ SETTING_KEYS = {
     "results": "quotes per answer, 1-10",
     "audit_channel": "channel where corpus changes are posted (none: off)",
 }
-_ID = re.compile(r"<(?:#|@&)(\d+)>|(\d{5,25})")
+_CHANNEL_ID = re.compile(r"<#(\d+)>|(\d{5,25})")
+_ROLE_ID = re.compile(r"<@&(\d+)>|(\d{5,25})")
 _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 
 
@@ -85,10 +86,13 @@ def parse_setting(key: str, raw: str) -> Any:
     if key in ("allowed_channels", "admin_roles"):
         if text.lower() in ("", "none"):
             return []
-        leftover = _ID.sub("", text).replace(",", " ").strip()
+        pattern, kind = (
+            (_CHANNEL_ID, "channel") if key == "allowed_channels" else (_ROLE_ID, "role")
+        )
+        leftover = pattern.sub("", text).replace(",", " ").strip()
         if leftover:
-            raise SettingError(f"{key}: give channel or role mentions or ids, not {leftover!r}")
-        return [int(a or b) for a, b in _ID.findall(text)]
+            raise SettingError(f"{key}: give {kind} mentions or ids, not {leftover!r}")
+        return list(dict.fromkeys(int(a or b) for a, b in pattern.findall(text)))
     if key == "public_by_default":
         if text.lower() not in _BOOLS:
             raise SettingError(f"{key}: true or false (or default)")
@@ -96,7 +100,7 @@ def parse_setting(key: str, raw: str) -> Any:
     if key == "audit_channel":
         if text.lower() in ("", "none"):
             return None
-        found = _ID.fullmatch(text)
+        found = _CHANNEL_ID.fullmatch(text)
         if not found:
             raise SettingError(f"{key}: a channel mention or id, or none")
         return int(found[1] or found[2])
@@ -137,8 +141,11 @@ class Store:
         return conn
 
     def _migrate(self) -> None:
-        conn = self._conn()
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            conn = self._conn()
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a Verbatim database: {exc}") from None
         if version > len(MIGRATIONS):
             raise StoreError(
                 f"{self.path} was written by a newer Verbatim (schema {version}, this one "

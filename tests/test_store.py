@@ -118,3 +118,20 @@ def test_a_failure_mid_transaction_keeps_the_previous_value(store, monkeypatch):
         store.update_settings(1, 42, results=9)
     monkeypatch.undo()
     assert store.settings(1).results == 3
+
+
+def test_mentions_of_the_wrong_kind_are_refused():
+    with pytest.raises(SettingError, match="allowed_channels: give channel mentions"):
+        parse_setting("allowed_channels", "<@&345678>")
+    with pytest.raises(SettingError, match="admin_roles: give role mentions"):
+        parse_setting("admin_roles", "<#123456>")
+    with pytest.raises(SettingError, match="audit_channel"):
+        parse_setting("audit_channel", "<@&345678>")
+    assert parse_setting("allowed_channels", "<#123456> 123456") == [123456]
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
+    path = tmp_path / "verbatim.sqlite3"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="is not a Verbatim database"):
+        Store(path)
