@@ -284,8 +284,8 @@ def cmd_eval(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
-def _collection_folder(args: argparse.Namespace, folder: Path | None) -> Path:
-    folder = folder or args.corpus or _config(args).corpus.path
+def _collection_folder(args: argparse.Namespace, config: Config, folder: Path | None) -> Path:
+    folder = folder or args.corpus or config.corpus.path
     if folder is None:
         raise CliError("name the collection folder (--to/--from, or --corpus)")
     return folder
@@ -312,7 +312,7 @@ def cmd_corpus_add(args: argparse.Namespace, out: Console) -> int:
     from bot.core.ingest import IngestError, extract_isolated
 
     config = _config(args)
-    folder = _collection_folder(args, args.to)
+    folder = _collection_folder(args, config, args.to)
     folder.mkdir(parents=True, exist_ok=True)
     overrides = {k: getattr(args, k) for k in ("title", "publisher", "published", "url")}
     failed = 0
@@ -342,7 +342,7 @@ def cmd_corpus_remove(args: argparse.Namespace, out: Console) -> int:
     from bot.core.collection import remove_document
 
     config = _config(args)
-    folder = _collection_folder(args, args.to)
+    folder = _collection_folder(args, config, args.to)
     missing = 0
     docs = {d.id: d for d in load_folder(folder).documents}
     for doc_id in args.ids:
@@ -359,7 +359,7 @@ def cmd_corpus_remove(args: argparse.Namespace, out: Console) -> int:
 
 
 def cmd_corpus_list(args: argparse.Namespace, out: Console) -> int:
-    folder = _collection_folder(args, args.folder)
+    folder = _collection_folder(args, _config(args), args.folder)
     loaded = load_folder(folder)
     for doc in loaded.documents:
         print(f"{doc.id}\t{doc.title}\t{len(doc.text):,} characters")  # tab-separated

@@ -65,9 +65,7 @@ class Admin(commands.Cog):
             return False
         if member.guild_permissions.manage_guild:
             return True
-        admin_roles = (
-            await asyncio.to_thread(self.store.settings, interaction.guild_id)
-        ).admin_roles
+        admin_roles = (await self.bot.guild_settings(interaction.guild_id)).admin_roles
         if any(role.id in admin_roles for role in member.roles):
             return True
         await interaction.response.send_message(NOT_ALLOWED, ephemeral=True)
@@ -91,8 +89,7 @@ class Admin(commands.Cog):
             sha256=doc.sha256 if doc else None,
             detail=detail,
         )
-        settings = await asyncio.to_thread(self.store.settings, gid) if gid else None
-        channel_id = settings.audit_channel if settings else None
+        channel_id = (await self.bot.guild_settings(gid)).audit_channel
         channel = self.bot.get_channel(channel_id) if channel_id else None
         if isinstance(channel, discord.abc.Messageable):
             what = (
@@ -263,7 +260,7 @@ class Admin(commands.Cog):
 
     @settings.command(name="show", description="This server's settings")
     async def show(self, interaction: discord.Interaction[Any]) -> None:
-        current = await asyncio.to_thread(self.store.settings, interaction.guild_id or 0)
+        current = await self.bot.guild_settings(interaction.guild_id)
         lines = [
             f"`{key}` = {render.escape(str(value))}" for key, value in current.model_dump().items()
         ]

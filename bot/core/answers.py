@@ -134,6 +134,7 @@ class Answerer:
         # A name (capitalised, not first word) that no document contains: the question is
         # about something the corpus does not cover.
         unknown_names = [w.surface for w in words if w.is_name and not w.terms]
+        wants_number = bool(_WANTS_NUMBER.match(q))
         for pid, passage_score in [] if unknown_names else hits:
             doc = self.index.document_of(pid)
             passage = self._passage(pid)
@@ -144,7 +145,7 @@ class Answerer:
                 self.settings.min_coverage
             ):
                 continue
-            span = self._best_span(doc, passage, words, bool(_WANTS_NUMBER.match(q)))
+            span = self._best_span(doc, passage, words, wants_number)
             if span is not None:
                 s, e, para, matched, value, span_terms = span
                 score = value + PASSAGE_WEIGHT * passage_score

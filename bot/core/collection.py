@@ -18,8 +18,6 @@ from bot.core.corpus import parse_document
 from bot.core.ingest import Extracted, IngestError, slugify
 from bot.core.models import Document, DocumentMeta
 
-__all__ = ["add_extracted", "document_bytes", "remove_document", "sweep_temp_files"]
-
 
 def document_bytes(text: str, meta: DocumentMeta, page_starts: tuple[int, ...] | None) -> bytes:
     """A stored document: YAML front matter, then the text exactly."""

@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -95,9 +96,9 @@ class SearchIndex:
         i = next((n for n, d in enumerate(self.documents) if d.id == doc_id), None)
         return 0 if i is None else int((self.p_doc == i).sum())
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
-        """Memory held by the index arrays."""
+        """Memory held by the index arrays (the index never changes, so measured once)."""
         arrays = [self.p_doc, self.p_start, self.p_end, self.p_para, *self.bm25.arrays().values()]
         return sum(a.nbytes for a in arrays) + self.bm25.weights.nbytes
 

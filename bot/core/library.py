@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core import collection as folders
 from bot.core.answers import Answerer, AnswerSettings
+from bot.core.atomic import sweep_temp_files
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
 from bot.core.index import IndexSettings, Progress, load_or_build
 from bot.core.ingest import IngestLimits, extract_isolated
@@ -129,7 +130,7 @@ class Library:
                 for folder in sorted(self.servers_root.iterdir()):
                     if folder.is_dir() and folder.name.isdigit():
                         gid = int(folder.name)
-                        folders.sweep_temp_files(folder)
+                        sweep_temp_files(folder)
                         collections[server_collection(gid)] = _read(
                             server_collection(gid), folder, gid
                         )
