@@ -185,6 +185,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
             {**quote(c.quote), "also_in": [quote(o) for o in c.also_in]} for c in answer.results
         ],
         "unmatched_terms": answer.unmatched_terms,
+        "confidence": answer.confidence,
         "timings": {
             "search_ms": round(answer.timings.search_ms, 3),
             "total_ms": round(answer.timings.total_ms, 3),
@@ -265,15 +266,20 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
 def cmd_eval(args: argparse.Namespace, out: Console) -> int:
     questions = load_question_set(args.file)
     opened = _open(args, out)
-    report = evaluate(opened.answerer, questions)
+    report = evaluate(opened.answerer.answer, questions)
     n_ans = sum(q.answerable for q in questions.question)
     table = Table("metric", "value", title=f"{args.file} ({len(questions.question)} questions)")
     table.add_row(f"hit@1 ({n_ans} answerable)", f"{report.hit_at(1):.3f}")
     table.add_row("hit@3", f"{report.hit_at(3):.3f}")
+    table.add_row("MRR@3", f"{report.mrr:.3f}")
     table.add_row(
         f"abstention ({len(questions.question) - n_ans} unanswerable)", f"{report.abstention:.3f}"
     )
+    for kind in sorted({q.kind for q in questions.question if not q.answerable and q.kind}):
+        n = sum(q.kind == kind for q in questions.question)
+        table.add_row(f"  of which {kind} ({n})", f"{report.refused(kind):.3f}")
     table.add_row("false abstention", f"{report.false_abstention:.3f}")
+    table.add_row("ms / question", f"{report.mean_ms:.2f}")
     out.print(table)
     if args.verbose:
         for o in report.outcomes:

@@ -66,10 +66,10 @@ def test_errors_are_one_line_without_traceback(capsys, argv, message):
 
 def test_bad_config_names_file_line_and_key(tmp_path, capsys):
     cfg = tmp_path / "bad.toml"
-    cfg.write_text("[answers]\nquotes = 3\nmin_coverage = 7\n")
+    cfg.write_text("[answers]\nquotes = 3\nmin_confidence = 7\n")
     assert main(["check", "--config", str(cfg)]) == 1
     err = capsys.readouterr().err
-    assert f"{cfg}:3: answers.min_coverage" in err
+    assert f"{cfg}:3: answers.min_confidence" in err
 
 
 def test_invalid_toml_names_the_line(tmp_path, capsys):
@@ -111,6 +111,24 @@ def test_eval_prints_metrics(capsys):
     assert main(["eval", str(DATA / "dev_questions.toml")]) == 0
     out = capsys.readouterr().out
     assert "hit@1" in out and "hit@3" in out and "abstention" in out
+
+
+def test_eval_reads_squad_style_json_and_reports_refusals_by_kind(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "canal.md").write_text("---\ntitle: Canal\n---\nThe canal froze in 1963.\n")
+    questions = {
+        "questions": [
+            {"question": "When did the canal freeze?", "answers": ["1963"], "doc_id": "canal"},
+            {"question": "Who painted the Mona Lisa?", "about": "art"},
+        ]
+    }
+    path = tmp_path / "q.json"
+    path.write_text(json.dumps(questions))
+    assert main(["eval", "--corpus", str(corpus), str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "hit@1 (1 answerable)" in out and "of which off-corpus (1)" in out
+    assert "MRR@3" in out
 
 
 def test_run_without_token_is_a_clear_error(monkeypatch, capsys):

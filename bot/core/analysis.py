@@ -1,8 +1,8 @@
 """English text analysis: text to index terms, each with its character span in the original.
 
 Tokens are found in the original text (so a term always points back at the exact characters
-it came from); each token is then normalised (NFKC, case folding, apostrophes, possessives,
-thousands separators) and stemmed with Snowball (PyStemmer).
+it came from); each token is then normalised (NFKC, case folding, accents, apostrophes,
+possessives, thousands separators) and stemmed with Snowball (PyStemmer).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
+import simplemma
 import Stemmer
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -59,7 +60,27 @@ class AnalysisSettings(BaseModel):
         default=(), description="words to keep even though they are on the stopword list"
     )
     fold_numbers: bool = Field(default=True, description="'1,400' and '1400' are the same term")
+    fold_accents: bool = Field(default=True, description="'Dvořák' and 'Dvorak' are the same term")
+    lemmatizer: str | None = Field(
+        default="en",
+        description="simplemma language whose lemmas come before stemming ('froze' -> "
+        "'freeze', 'youngest' -> 'young'), or none",
+    )
     min_token_chars: int = Field(default=1, ge=1, le=10)
+
+    @field_validator("lemmatizer", mode="before")
+    @classmethod
+    def _known_lemmatizer(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "none"):
+            return None
+        if isinstance(value, str):
+            try:
+                simplemma.lemmatize("test", lang=value)
+            except ValueError:
+                raise ValueError(
+                    f"unknown lemmatizer language {value!r}; simplemma's codes: en, de, fr, ..."
+                ) from None
+        return value
 
     @field_validator("stemmer", mode="before")
     @classmethod
@@ -119,12 +140,16 @@ class Analyzer:
 
     def _normalise(self, word: str) -> str | None:
         w = unicodedata.normalize("NFKC", word).casefold().translate(_APOSTROPHES)
+        if self.settings.fold_accents and not w.isascii():
+            w = "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
         if w[0].isdigit():
             return w.replace(",", "") if self.settings.fold_numbers else w
         if w.endswith("'s"):
             w = w[:-2]
         if w in self.stopwords or len(w) < self.settings.min_token_chars:
             return None
+        if self.settings.lemmatizer:
+            w = simplemma.lemmatize(w, lang=self.settings.lemmatizer).casefold()
         stemmer = self._stemmer()
         if stemmer is not None:
             w = stemmer.stemWord(w.replace("'", ""))

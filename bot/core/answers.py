@@ -1,28 +1,36 @@
 """Answering a question with verbatim quotes.
 
-1. BM25 finds the best passages for the question's content words.
-2. Inside each, the tightest span (one sentence, or two adjacent ones when the second adds
-   question words) is re-scored by the idf-weighted share of question words it holds.
-3. A passage that holds too little of the question (idf-weighted *coverage*) is not an
-   answer; when no passage is, the corpus does not answer and we say so, with the words that
-   were not found.
-4. Quotes from different documents that say the same thing are grouped ("also in").
+1. BM25 finds the best passages for the question's content words (:mod:`bot.core.question`).
+2. Inside each, every window of one sentence, or two adjacent ones (the second may open the
+   next paragraph), that holds a question word is a candidate quote; the span model
+   (:mod:`bot.core.ranking`) scores it from explainable features, and a passage's best window
+   is its quote.
+3. The refusal model turns the best quote's evidence into the probability that the corpus
+   answers the question; below the fitted threshold the bot says the corpus does not answer,
+   naming the question's words the corpus never uses (or, when it uses them all, the ones no
+   passage holds together with the rest).
+4. Quotes from different documents that say the same thing are grouped ("also in"); the same
+   text twice (a document added twice, a repeated caption) is shown once.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
+import math
 import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.index import SearchIndex
 from bot.core.models import Answer, Cited, Document, Quote, Timings
+from bot.core.question import AnswerType, Word, answer_type, clean, content_words
+from bot.core.ranking import SPAN_FEATURES, Weights, load_weights, sigmoid
 from bot.core.segment import Unit, paragraphs, sentences
 
 
@@ -31,13 +39,13 @@ class AnswerSettings(BaseModel):
 
     quotes: int = Field(default=3, ge=1, le=25, description="quotes per answer")
     candidates: int = Field(default=30, ge=1, le=1000, description="passages re-scored")
-    min_coverage: float = Field(
-        default=0.35,
+    min_confidence: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="idf-weighted share of the question's words a passage must hold",
+        description="refuse below this probability that the corpus answers; "
+        "default: the fitted operating point",
     )
-    max_sentences: int = Field(default=2, ge=1, le=5, description="sentences per quote")
     corroboration: float = Field(
         default=0.45, ge=0.0, le=1.0, description="word overlap (Jaccard) for 'also in'"
     )
@@ -49,7 +57,7 @@ class QuestionError(ValueError):
 
 
 def check_question(question: str, settings: AnswerSettings) -> str:
-    q = " ".join(question.split())
+    q = clean(question)
     if not q:
         raise QuestionError(
             "The question is empty: ask something, e.g. `ask what did the report find?`"
@@ -62,133 +70,268 @@ def check_question(question: str, settings: AnswerSettings) -> str:
     return q
 
 
-# Ranking constants: general choices, not fitted to a question set (see README).
-PASSAGE_WEIGHT = 0.25  # how much the whole passage's BM25 score adds to its best span's
-FRAGMENT_FACTOR = 0.75  # a span that does not end like a sentence is worth less
-SENTENCE_ENDS = (".", "!", "?", "…")
 PASSAGE_CACHE = 50_000  # analysed passages kept per answerer
-MIN_PREFIX = 5  # shortest stem that may stand for a longer or shorter corpus term
-NUMBER_FACTOR = 1.25  # a question asking "how many" or "when" prefers spans with a number
-_WANTS_NUMBER = re.compile(
-    r"^\W*(how (many|much|old|young|long|often)|when|what (year|date|age|number))\b", re.I
+SHORT_QUOTE = 250  # two sentences this short make one quote whatever the second holds
+SENTENCE_TERMS = 12.0  # a typical sentence's content terms: the length BM25 normalises to
+SENTENCE_ENDS = (".", "!", "?", "…", ":")
+_CLOSERS = "\"'”’)]"
+_TRUNCATED = re.compile(r"\w(\.\.\.|…)[\"'”’)\]]*$")  # "…driving im..." : cut off mid-word
+# A quantity: digits that are not a year, or a number word.
+_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*%?(?<!\b1\d{3})(?<!\b20\d{2})(?!\d)|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|"
+    r"dozens?|half|once|twice)\b",
+    re.I,
 )
-_NUMBER = re.compile(r"\d")
+_DATE = re.compile(
+    r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December|century|centuries|decade)\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"(?<=[\s(“\"'‘])[A-Z][\w'’-]*")
 
 
 @dataclass(frozen=True, slots=True)
-class _Word:
-    """A content word of the question."""
-
-    surface: str  # as the user wrote it
-    terms: tuple[str, ...]  # index terms that count as this word
-    weight: float  # its idf
-    is_name: bool  # capitalised, and not the question's first word
-
-
-def _present(words: Sequence[_Word], terms: Iterable[str]) -> frozenset[str]:
-    """Surface forms of the question words found among ``terms``."""
-    found = set(terms)
-    return frozenset(w.surface for w in words if any(t in found for t in w.terms))
+class _Sentence:
+    start: int
+    end: int
+    paragraph: int
+    terms: tuple[str, ...]  # index terms in order
+    tf: Counter[str]
+    number: bool
+    date: bool
+    names: frozenset[str]  # capitalised words past the sentence's first, case-folded
+    is_sentence: bool  # ends like a sentence (not a headline, caption or link)
+    truncated: bool  # ends cut off mid-word: page furniture, never a quote
 
 
 @dataclass(frozen=True, slots=True)
 class _Passage:
-    """A passage, analysed: its terms, and per paragraph its sentences with term counts."""
+    """A passage, analysed: its terms, its sentences, then the sentence opening the next
+    paragraph (a quote may reach into it)."""
 
     terms: frozenset[str]
-    runs: tuple[tuple[int, list[tuple[int, int, Counter[str]]]], ...]
+    sentences: tuple[_Sentence, ...]
+    inside: int  # how many of ``sentences`` lie in the passage
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class Window:
+    """A candidate quote: sentences ``first..last`` of a passage."""
+
+    pid: int
     doc: Document
     start: int
     end: int
     paragraph: int
-    matched: frozenset[str]  # question words inside the span
-    score: float
-    terms: frozenset[str]  # every index term of the span
+    matched: frozenset[str]  # surfaces of the question words inside
+    terms: frozenset[str]  # every index term of the window
+
+
+@dataclass(slots=True)
+class Candidates:
+    """Everything the models see about one question."""
+
+    question: str
+    words: list[Word]
+    windows: list[Window]
+    features: np.ndarray  # one row per window, SPAN_FEATURES order
+    passage_coverage: dict[int, float]
+    document_coverage: dict[int, float]
+    kind: AnswerType | None
+    search_ms: float
 
 
 class Answerer:
     """Answers questions from one :class:`SearchIndex`. Thread-safe."""
 
-    def __init__(self, index: SearchIndex, settings: AnswerSettings | None = None) -> None:
+    def __init__(
+        self,
+        index: SearchIndex,
+        settings: AnswerSettings | None = None,
+        weights: Weights | None = None,
+    ) -> None:
         self.index = index
         self.settings = settings or AnswerSettings()
+        self.weights = weights or load_weights()
         self._paragraphs: dict[str, list[Unit]] = {}
         self._analysed: dict[int, _Passage] = {}
+        # Passages are numbered document by document: document d holds passages
+        # doc_start[d] .. doc_start[d + 1] - 1.
+        self._doc_start = np.searchsorted(index.p_doc, np.arange(len(index.documents) + 1))
+
+    @property
+    def threshold(self) -> float:
+        s = self.settings.min_confidence
+        return self.weights.threshold if s is None else s
 
     def answer(self, question: str, k: int | None = None) -> Answer:
         t0 = time.perf_counter()
-        q = check_question(question, self.settings)
+        cands = self.candidates(check_question(question, self.settings))
         k = k or self.settings.quotes
-        words = self._query(q)
-        total = sum(w.weight for w in words) or 1.0
-        terms = sorted({t for w in words for t in w.terms})
-        hits = self.index.bm25.top(terms, self.settings.candidates) if terms else []
-        search_ms = (time.perf_counter() - t0) * 1000
-
-        candidates: list[_Candidate] = []
-        best_passage: frozenset[str] | None = None
-        # A name (capitalised, not first word) that no document contains: the question is
-        # about something the corpus does not cover.
-        unknown_names = [w.surface for w in words if w.is_name and not w.terms]
-        wants_number = bool(_WANTS_NUMBER.match(q))
-        for pid, passage_score in [] if unknown_names else hits:
-            doc = self.index.document_of(pid)
-            passage = self._passage(pid)
-            present = _present(words, passage.terms)
-            if best_passage is None:
-                best_passage = present
-            if sum(w.weight for w in words if w.surface in present) / total < (
-                self.settings.min_coverage
-            ):
-                continue
-            span = self._best_span(doc, passage, words, wants_number)
-            if span is not None:
-                s, e, para, matched, value, span_terms = span
-                score = value + PASSAGE_WEIGHT * passage_score
-                candidates.append(_Candidate(doc, s, e, para, matched, score, span_terms))
-
-        candidates.sort(key=lambda c: (-c.score, c.doc.id, c.start))
-        groups = self._group(candidates, k)
-        if groups:
-            shown: set[str] = set().union(*(c.matched for g in groups for c in g))
-        else:
-            shown = set(best_passage or ())
-        unmatched = [w.surface for w in words if w.surface not in shown]
+        scores = self.weights.span.score(cands.features) if cands.windows else np.zeros(0)
+        order = sorted(range(len(scores)), key=lambda i: -scores[i])
+        confidence = self.confidence(cands, scores, order)
+        answered = bool(order) and confidence >= self.threshold
+        ranked = [(cands.windows[i], float(scores[i])) for i in order]
+        groups = self._group(ranked, k) if answered else []
         cited = [
-            Cited(quote=self._quote(group[0]), also_in=[self._quote(c) for c in group[1:]])
+            Cited(quote=self._quote(*group[0]), also_in=[self._quote(*m) for m in group[1:]])
             for group in groups
         ]
         return Answer(
-            question=q,
+            question=cands.question,
             answered=bool(cited),
             results=cited,
-            unmatched_terms=unmatched,
-            timings=Timings(search_ms=search_ms, total_ms=(time.perf_counter() - t0) * 1000),
+            unmatched_terms=self._unmatched(cands, groups, ranked),
+            confidence=round(confidence, 4),
+            timings=Timings(search_ms=cands.search_ms, total_ms=(time.perf_counter() - t0) * 1000),
         )
 
-    def _query(self, question: str) -> list[_Word]:
-        """The question's content words, each with the index terms that stand for it: its own
-        term, or for a word the corpus lacks, corpus terms sharing its stem as a prefix
-        ("complaint" finds "complain", "disciplined" finds "disciplinari")."""
-        bm25 = self.index.bm25
-        words = []
-        for n, (surface, term) in enumerate(self.index.analyzer.query_words(question)):
-            is_name = surface[:1].isupper() and n > 0
-            if term in bm25.vocab:
-                words.append(_Word(surface, (term,), bm25.term_idf(term), is_name))
-                continue
-            alts = bm25.prefix_relatives(term, MIN_PREFIX)
-            weight = max((bm25.term_idf(t) for t in alts), default=bm25.term_idf(term))
-            words.append(_Word(surface, alts, weight, is_name))
-        return words
+    # -- candidates and features -------------------------------------------------------
+
+    def candidates(self, question: str) -> Candidates:
+        """The question's candidate windows in the best BM25 passages, with their features."""
+        t0 = time.perf_counter()
+        words = content_words(self.index, question)
+        terms = sorted({t for w in words for t in w.terms})
+        hits = self.index.bm25.top(terms, self.settings.candidates) if terms else []
+        search_ms = (time.perf_counter() - t0) * 1000
+        kind = answer_type(question)
+        total = sum(w.weight for w in words) or 1.0
+        k1, b = self.index.bm25.settings.k1, self.index.bm25.settings.b
+        best = hits[0][1] if hits else 1.0
+        doc_best: dict[int, float] = {}
+        for pid, score in hits:
+            doc_best.setdefault(int(self.index.p_doc[pid]), score)
+        asked = {w.surface.casefold() for w in words}
+        pairs = _pairs(words)
+        rarest = max(words, key=lambda w: w.weight) if words else None
+        windows: list[Window] = []
+        rows: list[list[float]] = []
+        coverage: dict[int, float] = {}
+        doc_coverage = self._document_coverage(words, doc_best, total)
+        for pid, passage_score in hits:
+            passage = self._passage(pid)
+            coverage[pid] = _coverage(words, passage.terms) / total
+            doc = self.index.document_of(pid)
+            passage_row = (
+                passage_score / total,
+                passage_score / best,
+                doc_best[int(self.index.p_doc[pid])] / best,
+                coverage[pid],
+                doc_coverage[int(self.index.p_doc[pid])],
+            )
+            sents = passage.sentences
+            for i in range(passage.inside):
+                for j in (i, i + 1):
+                    if j >= len(sents) or (j > i and not _extends(sents[i], sents[j], words, kind)):
+                        continue
+                    window = sents[i : j + 1]
+                    if any(s.truncated for s in window):
+                        continue
+                    tf = window[0].tf if j == i else window[0].tf + window[1].tf
+                    matched = [w for w in words if any(t in tf for t in w.terms)]
+                    if not matched:
+                        continue
+                    length = sum(len(s.terms) for s in window)
+                    norm = k1 * (1 - b + b * length / SENTENCE_TERMS)
+                    bm25 = 0.0
+                    for w in matched:
+                        n = sum(tf[t] for t in w.terms)
+                        bm25 += w.weight * n * (k1 + 1) / (n + norm)
+                    start, end = window[0].start, window[-1].end
+                    rows.append(
+                        [
+                            bm25 / total,
+                            sum(w.weight for w in matched) / total,
+                            *passage_row,
+                            float(_holds(window, kind, asked)),
+                            math.log(end - start),
+                            float(j > i),
+                            float(not window[-1].is_sentence),
+                            _proximity(window, matched),
+                            _phrases(window, pairs),
+                            float(rarest in matched),
+                            len(matched) / len(words),
+                        ]
+                    )
+                    windows.append(
+                        Window(
+                            pid,
+                            doc,
+                            start,
+                            end,
+                            window[0].paragraph,
+                            frozenset(w.surface for w in matched),
+                            frozenset(tf),
+                        )
+                    )
+        features = np.asarray(rows, dtype=np.float64).reshape(-1, len(SPAN_FEATURES))
+        return Candidates(
+            question, words, windows, features, coverage, doc_coverage, kind, search_ms
+        )
+
+    def _document_coverage(
+        self, words: Sequence[Word], docs: Iterable[int], total: float
+    ) -> dict[int, float]:
+        """For each of ``docs``, the idf-weighted share of the question's words it holds
+        (a binary search of each word's postings for the document's passage range)."""
+        out = {}
+        postings = {t: self.index.bm25.postings(t) for w in words for t in w.terms}
+        for d in docs:
+            lo, hi = self._doc_start[d], self._doc_start[d + 1]
+            held = 0.0
+            for w in words:
+                for t in w.terms:
+                    p = postings[t]
+                    i = np.searchsorted(p, lo)
+                    if i < len(p) and p[i] < hi:
+                        held += w.weight
+                        break
+            out[d] = held / total
+        return out
+
+    def refusal_features(
+        self, cands: Candidates, scores: np.ndarray, order: Sequence[int]
+    ) -> list[float]:
+        """The refusal model's features (REFUSAL_FEATURES order); ``order`` ranks windows."""
+        words = cands.words
+        total = sum(w.weight for w in words) or 1.0
+        missing = sum(w.weight for w in words if not w.terms) / total
+        missing_name = float(any(w.is_name and not w.terms for w in words))
+        top = order[0]
+        top_pid = cands.windows[top].pid
+        runner_up = next((i for i in order if cands.windows[i].pid != top_pid), None)
+        margin = scores[top] - scores[runner_up] if runner_up is not None else 1.0
+        f = cands.features[top]
+        col = list(SPAN_FEATURES).index
+        return [
+            float(scores[top]),
+            float(f[col("span_coverage")]),
+            max(cands.passage_coverage.values()),
+            max(cands.document_coverage.values()),
+            missing,
+            missing_name,
+            float(margin),
+            float(f[col("answer_type")]),
+            math.log1p(len(words)),
+        ]
+
+    def confidence(self, cands: Candidates, scores: np.ndarray, order: Sequence[int]) -> float:
+        """Probability that the corpus answers the question (0 when nothing matched)."""
+        if not order:
+            return 0.0
+        x = np.asarray([self.refusal_features(cands, scores, order)])
+        return sigmoid(float(self.weights.refusal.score(x)[0]))
+
+    # -- documents, paragraphs, passages -----------------------------------------------
 
     def highlights(self, quote: Quote) -> list[tuple[int, int]]:
         """Spans of ``quote.text`` that are question words (for bold), never overlapping."""
-        wanted = {t for w in self._query(" ".join(quote.matched_terms)) for t in w.terms}
+        wanted = {
+            t for w in content_words(self.index, " ".join(quote.matched_terms)) for t in w.terms
+        }
         return [
             (t.start, t.end) for t in self.index.analyzer.tokens(quote.text) if t.term in wanted
         ]
@@ -207,8 +350,6 @@ class Answerer:
         last = self.paragraph_at(doc, max(quote.start, quote.end - 1)) - 1
         return paras[max(0, first - around) : last + around + 1]
 
-    # -- spans -------------------------------------------------------------------------
-
     def paragraphs_of(self, doc: Document) -> list[Unit]:
         paras = self._paragraphs.get(doc.id)
         if paras is None:
@@ -223,87 +364,82 @@ class Answerer:
             return cached
         doc = self.index.document_of(pid)
         p_start, p_end = int(self.index.p_start[pid]), int(self.index.p_end[pid])
-        analyzer = self.index.analyzer
-        runs = []
+        sents: list[_Sentence] = []
+        inside = 0
         for para in self.paragraphs_of(doc):
-            if para.end <= p_start or para.start >= p_end:
+            if para.end <= p_start:
                 continue
-            sents = sentences(doc.text, max(para.start, p_start), min(para.end, p_end))
-            runs.append(
-                (
-                    para.paragraph,
-                    [(s, e, Counter(analyzer.terms(doc.text, s, e))) for s, e in sents],
-                )
-            )
+            if para.start >= p_end:  # the next paragraph: only its first sentence
+                s, e = sentences(doc.text, para.start, para.end)[0]
+                sents.append(self._sentence(doc.text, s, e, para.paragraph))
+                break
+            for s, e in sentences(doc.text, max(para.start, p_start), min(para.end, p_end)):
+                sents.append(self._sentence(doc.text, s, e, para.paragraph))
+                inside += 1
         passage = _Passage(
-            frozenset(t for _, sents in runs for *_, c in sents for t in c), tuple(runs)
+            frozenset(t for s in sents[:inside] for t in s.terms), tuple(sents), inside
         )
         if len(self._analysed) >= PASSAGE_CACHE:
             self._analysed.clear()
         self._analysed[pid] = passage
         return passage
 
-    def _best_span(
-        self, doc: Document, passage: _Passage, words: Sequence[_Word], wants_number: bool
-    ) -> tuple[int, int, int, frozenset[str], float, frozenset[str]] | None:
-        """The best run of at most ``max_sentences`` sentences inside one paragraph of the
-        passage: (start, end, paragraph, matched words, value, the span's terms). A span's
-        value is the idf of the question words it holds, with BM25's term-frequency
-        saturation; a further sentence is only taken if it adds question words, and a
-        fragment that is not a sentence (a headline, a caption, a link) is worth less."""
-        k1 = self.index.bm25.settings.k1
-        best: tuple[Any, ...] | None = None
-        for paragraph, sents in passage.runs:
-            for i in range(len(sents)):
-                tf: Counter[str] = Counter()
-                for j in range(i, min(i + self.settings.max_sentences, len(sents))):
-                    grown = tf + sents[j][2]
-                    if j > i and _present(words, grown) == _present(words, tf):
-                        break  # a further sentence must add question words
-                    tf = grown
-                    value = 0.0
-                    matched = set()
-                    for w in words:
-                        n = sum(tf[t] for t in w.terms)
-                        if n:
-                            matched.add(w.surface)
-                            value += w.weight * n * (k1 + 1) / (n + k1)
-                    if not value:
-                        continue
-                    start, end = sents[i][0], sents[j][1]
-                    if not doc.text[start:end].rstrip("\"'”’)]").endswith(SENTENCE_ENDS):
-                        value *= FRAGMENT_FACTOR
-                    if wants_number and _NUMBER.search(doc.text, start, end):
-                        value *= NUMBER_FACTOR
-                    key = (value, -(j - i), -(end - start))
-                    if best is None or key > best[:3]:
-                        best = (
-                            *key,
-                            start,
-                            end,
-                            paragraph,
-                            frozenset(matched),
-                            value,
-                            frozenset(tf),
-                        )
-        return None if best is None else best[3:]  # type: ignore[return-value]
+    def _sentence(self, text: str, start: int, end: int, paragraph: int) -> _Sentence:
+        terms = tuple(self.index.analyzer.terms(text, start, end))
+        body = text[start:end]
+        return _Sentence(
+            start=start,
+            end=end,
+            paragraph=paragraph,
+            terms=terms,
+            tf=Counter(terms),
+            number=bool(_NUMBER.search(body)),
+            date=bool(_DATE.search(body)),
+            names=frozenset(m.group().casefold() for m in _CAPITALISED.finditer(body)),
+            is_sentence=body.rstrip(_CLOSERS).endswith(SENTENCE_ENDS),
+            truncated=bool(_TRUNCATED.search(body)),
+        )
 
-    # -- grouping ----------------------------------------------------------------------
+    # -- choosing and grouping quotes --------------------------------------------------
 
-    def _group(self, candidates: Sequence[_Candidate], k: int) -> list[list[_Candidate]]:
-        """Up to ``k`` groups: each a quote and the quotes of other documents saying the same."""
-        groups: dict[int, list[_Candidate]] = {}
-        words: dict[int, frozenset[str]] = {}
-        for n, cand in enumerate(candidates):
-            terms = cand.terms
+    def _unmatched(
+        self,
+        cands: Candidates,
+        groups: Sequence[Sequence[tuple[Window, float]]],
+        ranked: Sequence[tuple[Window, float]],
+    ) -> list[str]:
+        """Question words not shown: with quotes, those no quote holds; when refusing, the
+        words the corpus never uses, or (when it uses them all) those missing from the best
+        passage."""
+        words = cands.words
+        if groups:
+            shown = set().union(*(w.matched for g in groups for w, _ in g))
+            return [w.surface for w in words if w.surface not in shown]
+        absent = [w.surface for w in words if not w.terms]
+        if absent or not ranked:
+            return absent
+        best = self._passage(ranked[0][0].pid).terms
+        return [w.surface for w in words if not any(t in best for t in w.terms)]
+
+    def _group(
+        self, ranked: Sequence[tuple[Window, float]], k: int
+    ) -> list[list[tuple[Window, float]]]:
+        """Up to ``k`` groups: each a quote and the quotes of other documents saying the same.
+        A window overlapping, or repeating the text of, one already taken is dropped."""
+        groups: list[list[tuple[Window, float]]] = []
+        seen_text: set[str] = set()
+        for window, score in ranked:
+            text = " ".join(window.doc.text[window.start : window.end].split())
+            if text in seen_text:
+                continue
             home = None
             duplicate = False
-            for g, members in groups.items():
-                for m in members:
-                    same_doc = m.doc.id == cand.doc.id
-                    if same_doc and (cand.start < m.end and m.start < cand.end):
+            for g, members in enumerate(groups):
+                for m, _ in members:
+                    same_doc = m.doc.id == window.doc.id
+                    if same_doc and window.start < m.end and m.start < window.end:
                         duplicate = True
-                    elif _similar(terms, words[id(m)], self.settings.corroboration):
+                    elif _similar(window.terms, m.terms, self.settings.corroboration):
                         if same_doc:
                             duplicate = True
                         elif home is None:
@@ -312,23 +448,93 @@ class Answerer:
                     break
             if duplicate:
                 continue
-            words[id(cand)] = terms
+            seen_text.add(text)
             if home is not None:
-                if all(m.doc.id != cand.doc.id for m in groups[home]):
-                    groups[home].append(cand)
+                if all(m.doc.id != window.doc.id for m, _ in groups[home]):
+                    groups[home].append((window, score))
             elif len(groups) < k:
-                groups[n] = [cand]
-        return list(groups.values())
+                groups.append([(window, score)])
+        return groups
 
-    def _quote(self, cand: _Candidate) -> Quote:
+    def _quote(self, window: Window, score: float) -> Quote:
         return Quote.from_document(
-            cand.doc,
-            cand.start,
-            cand.end,
-            paragraph=cand.paragraph,
-            score=round(cand.score, 6),
-            matched_terms=sorted(cand.matched, key=str.casefold),
+            window.doc,
+            window.start,
+            window.end,
+            paragraph=window.paragraph,
+            score=round(score, 6),
+            matched_terms=sorted(window.matched, key=str.casefold),
         )
+
+
+def _coverage(words: Sequence[Word], terms: frozenset[str]) -> float:
+    return sum(w.weight for w in words if any(t in terms for t in w.terms))
+
+
+def _extends(
+    first: _Sentence, second: _Sentence, words: Sequence[Word], kind: AnswerType | None
+) -> bool:
+    """A second sentence joins a quote when both are short, or when it adds a question word
+    the first lacks, or the kind of answer asked for (a number, a date) the first lacks; never
+    with a fragment (a headline, dateline or caption is not part of a statement)."""
+    if not (first.is_sentence and second.is_sentence):
+        return False
+    if kind == "number" and second.number and not first.number:
+        return True
+    if kind == "date" and second.date and not first.date:
+        return True
+    if second.end - first.start <= SHORT_QUOTE:
+        return True
+    return any(
+        any(t in second.tf for t in w.terms) and not any(t in first.tf for t in w.terms)
+        for w in words
+    )
+
+
+def _holds(window: Sequence[_Sentence], kind: AnswerType | None, asked: set[str]) -> bool:
+    """Whether the window holds the kind of thing the question asks for."""
+    if kind == "number":
+        return any(s.number for s in window)
+    if kind == "date":
+        return any(s.date for s in window)
+    if kind == "entity":
+        return any(s.names - asked for s in window)
+    return False
+
+
+def _proximity(window: Sequence[_Sentence], matched: Sequence[Word]) -> float:
+    """Question words held per term of the shortest stretch holding one of each (1 when they
+    stand together, towards 0 when spread out); 0 for a single word."""
+    if len(matched) < 2:
+        return 0.0
+    terms = [t for s in window for t in s.terms]
+    owner = {t: n for n, w in enumerate(matched) for t in w.terms}
+    last: dict[int, int] = {}
+    best = len(terms)
+    for pos, t in enumerate(terms):
+        n = owner.get(t)
+        if n is None:
+            continue
+        last[n] = pos
+        if len(last) == len(matched):
+            best = min(best, pos - min(last.values()) + 1)
+    return len(matched) / best if best else 0.0
+
+
+def _pairs(words: Sequence[Word]) -> list[frozenset[tuple[str, str]]]:
+    """The question's adjacent content words, each pair as the term pairs standing for it."""
+    return [
+        frozenset((x, y) for x in a.terms for y in b.terms) for a, b in itertools.pairwise(words)
+    ]
+
+
+def _phrases(window: Sequence[_Sentence], pairs: Sequence[frozenset[tuple[str, str]]]) -> float:
+    """Share of the question's word pairs that stand side by side in the window."""
+    if not pairs:
+        return 0.0
+    terms = [t for s in window for t in s.terms]
+    adjacent = set(itertools.pairwise(terms))
+    return sum(bool(p & adjacent) for p in pairs) / len(pairs)
 
 
 def _similar(a: frozenset[str], b: frozenset[str], threshold: float) -> bool:

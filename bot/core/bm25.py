@@ -150,6 +150,13 @@ class BM25Index:
         order = np.lexsort((ids, -scores))[:k]
         return [(int(ids[i]), float(scores[i])) for i in order]
 
+    def postings(self, term: str) -> np.ndarray:
+        """Ids of the documents holding ``term``, ascending (empty for an unknown term)."""
+        tid = self.vocab.get(term)
+        if tid is None:
+            return np.zeros(0, np.int32)
+        return self.doc_ids[self.indptr[tid] : self.indptr[tid + 1]]
+
     def get_scores(self, query: Sequence[str]) -> np.ndarray:
         """Scores of every document, like rank-bm25's ``get_scores`` (for tests and
         benchmarks; answering uses :meth:`top`)."""

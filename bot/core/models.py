@@ -192,4 +192,6 @@ class Answer(BaseModel):
     answered: bool
     results: list[Cited] = Field(default_factory=list)
     unmatched_terms: list[str] = Field(default_factory=list)
+    # The answering model's estimate that the corpus answers the question (0..1).
+    confidence: float = 0.0
     timings: Timings

@@ -1,3 +1,5 @@
+import pytest
+
 from bot.core.analysis import AnalysisSettings, Analyzer
 
 
@@ -41,8 +43,23 @@ def test_stopword_settings():
     assert terms("who was there", keep_stopwords=("who",)) == ["who"]
 
 
-def test_stemmer_can_be_disabled():
-    assert terms("officers", stemmer=None) == ["officers"]
+def test_stemmer_and_lemmatizer_can_be_disabled():
+    assert terms("officers froze", stemmer=None, lemmatizer=None) == ["officers", "froze"]
+    assert terms("officers froze", stemmer=None) == ["officer", "freeze"]
+
+
+def test_irregular_forms_and_superlatives_meet_their_lemma():
+    assert terms("froze youngest children") == terms("freeze young child")
+
+
+def test_accents_fold_unless_disabled():
+    assert terms("Dvořák Müller café") == terms("Dvorak Muller cafe")
+    assert terms("Dvořák", fold_accents=False) != terms("Dvorak", fold_accents=False)
+
+
+def test_unknown_lemmatizer_language_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown lemmatizer language 'xx'"):
+        AnalysisSettings(lemmatizer="xx")
 
 
 def test_query_words_keep_surface_forms_once():

@@ -49,7 +49,7 @@ text_strategy = (
 )
 def test_every_quote_is_an_exact_slice_of_its_document(texts, question_words):
     docs = make_docs(texts)
-    answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_coverage=0.0))
+    answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0))
     answer = answerer.answer(" ".join(question_words))
     by_id = {d.id: d for d in docs}
     for cited in answer.results:
@@ -144,3 +144,80 @@ def test_unknown_word_falls_back_to_corpus_terms_sharing_its_stem(answerer):
     quote = answer.results[0].quote
     assert "could not face disciplinary proceedings" in quote.text
     assert [quote.text[s:e] for s, e in answerer.highlights(quote)] == ["disciplinary"]
+
+
+def test_discord_mentions_are_not_part_of_the_question(answerer):
+    plain = answerer.answer("How many officers were investigated?")
+    for asked in (
+        "<@1234567890> How many officers were investigated?",
+        "@Verbatim how many officers were investigated?",
+        "How many officers <#42> were investigated <@&7>?",
+    ):
+        answer = answerer.answer(asked)
+        assert "@" not in answer.question and "<" not in answer.question
+        assert [c.quote.start for c in answer.results] == [c.quote.start for c in plain.results]
+    top = answerer.answer("@Verbatim how many officers were investigated?").results[0].quote
+    assert top.text.startswith("Of the 47 officers investigated")
+
+
+def test_accents_typos_and_irregular_forms_find_the_passage():
+    docs = make_docs(
+        [
+            "Antonín Dvořák wrote the New World Symphony in 1893 while living in New York.",
+            "The lighthouse keeper logged every storm. The canal froze in 1963.",
+        ]
+    )
+    answerer = Answerer(SearchIndex.build(docs))
+    for question, expected in [
+        ("When did Dvorak write the New World Symphony?", "Dvořák wrote"),
+        ("What did the lighthose keeper log?", "lighthouse keeper"),  # a typo
+        ("When did the canal freeze?", "canal froze"),  # an irregular form
+    ]:
+        answer = answerer.answer(question)
+        assert answer.answered, question
+        assert expected in answer.results[0].quote.text
+
+
+def test_refusal_names_only_the_words_the_corpus_lacks(answerer):
+    answer = answerer.answer("How many children were abused in the Telford scandal?")
+    assert not answer.answered
+    assert answer.unmatched_terms == ["Telford"]
+
+
+def test_a_document_added_twice_is_not_its_own_corroboration():
+    text = "The inspectors found that the hospital failed nine wards in 2019."
+    docs = [*make_docs([text]), Document(id="copy", text=text, meta=DocumentMeta(title="Copy"))]
+    answer = Answerer(SearchIndex.build(docs)).answer("Which wards did the hospital fail?")
+    assert answer.answered and answer.results[0].also_in == []
+    assert len(answer.results) == 1
+
+
+def test_cut_off_teasers_are_never_quoted(answerer):
+    for question in ("What did the police chief say?", "Police chief pledges driving"):
+        for cited in answerer.answer(question, k=5).results:
+            for quote in (cited.quote, *cited.also_in):
+                assert not quote.text.rstrip().endswith(("...", "…")), quote.text
+
+
+def test_a_quote_may_reach_the_answer_in_the_next_paragraph():
+    docs = make_docs(
+        ["Inspectors published their report on the town's hospital.\n\nNine wards failed it."]
+    )
+    answer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0)).answer(
+        "How many wards failed the report on the hospital?"
+    )
+    assert answer.results[0].quote.text.endswith("Nine wards failed it.")
+    assert answer.results[0].quote.text.startswith("Inspectors published")
+
+
+def test_when_questions_prefer_a_date_and_how_many_a_quantity():
+    docs = make_docs(
+        [
+            "The bridge opened to traffic after years of delay. "
+            "The bridge opened in 1932 to great crowds.\n\n"
+            "The bridge has 3 lanes for traffic. The bridge carries traffic across the bay."
+        ]
+    )
+    answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0))
+    assert "1932" in answerer.answer("When did the bridge open?").results[0].quote.text
+    assert "3 lanes" in answerer.answer("How many lanes of traffic?").results[0].quote.text

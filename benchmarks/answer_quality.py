@@ -1,0 +1,193 @@
+"""Answer quality on a public question set, Verbatim beside three rank-bm25 baselines, in one
+run on the same corpus and questions. Run from the repository root:
+
+    python benchmarks/answer_quality.py [--data benchmarks/data/squad-a] [--png FILE]
+
+Prints hit@1, hit@3, MRR, false refusals, refusals of off-corpus questions and of SQuAD's
+"impossible" questions, the top quote's mean length and the time per question, and draws the
+answered-precision / coverage curve (matplotlib, a benchmark-only dependency: the `bench` extra).
+
+Baselines (rank-bm25 ``BM25Okapi`` over Verbatim's analyzer: stems, stopwords): the unit is
+the quote, ranked by BM25 over (a) single sentences, (b) windows of two adjacent sentences of a
+paragraph, (c) whole paragraphs. A baseline never refuses; its curve ranks questions by its top
+BM25 score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rank_bm25 import BM25Okapi
+
+from bot.core.answers import Answerer
+from bot.core.corpus import load_folder
+from bot.core.evaluate import (
+    EvalQuestion,
+    EvalReport,
+    Outcome,
+    evaluate,
+    load_question_set,
+)
+from bot.core.index import SearchIndex
+from bot.core.models import Document
+from bot.core.segment import paragraphs, sentences
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Unit:
+    doc_id: str
+    text: str
+
+
+def units(docs: list[Document], kind: str) -> list[Unit]:
+    out = []
+    for doc in docs:
+        for para in paragraphs(doc.text):
+            if kind == "paragraph":
+                out.append(Unit(doc.id, doc.text[para.start : para.end]))
+                continue
+            sents = sentences(doc.text, para.start, para.end)
+            width = 1 if kind == "sentence" else 2
+            for i in range(max(1, len(sents) - width + 1)):
+                s, e = sents[i][0], sents[min(i + width, len(sents)) - 1][1]
+                out.append(Unit(doc.id, doc.text[s:e]))
+    return out
+
+
+def baseline(index: SearchIndex, docs: list[Document], kind: str) -> Callable:
+    """A ranker over ``kind`` units returning top-k (doc_id, text, score)."""
+    pool = units(docs, kind)
+    analyzer = index.analyzer
+    bm25 = BM25Okapi([analyzer.terms(u.text) or ["\0"] for u in pool])
+
+    def run(question: str, k: int) -> list[tuple[str, str, float]]:
+        scores = bm25.get_scores(analyzer.terms(question))
+        top = np.argsort(-scores, kind="stable")[:k]
+        return [(pool[i].doc_id, pool[i].text, float(scores[i])) for i in top]
+
+    return run
+
+
+def score_baseline(run: Callable, questions: list[EvalQuestion], k: int = 3) -> EvalReport:
+    outcomes = []
+    for q in questions:
+        t0 = time.perf_counter()
+        top = run(q.text, k)
+        ms = (time.perf_counter() - t0) * 1000
+        expected = [" ".join(e.casefold().split()) for e in q.expect]
+        rank = next(
+            (
+                i + 1
+                for i, (doc_id, text, _) in enumerate(top)
+                if (not q.doc_id or doc_id == q.doc_id)
+                and any(e in " ".join(text.casefold().split()) for e in expected)
+            ),
+            None,
+        )
+        outcomes.append(
+            Outcome(
+                question=q,
+                answered=True,
+                rank=rank,
+                first_quote=top[0][1] if top else None,
+                confidence=top[0][2] if top else 0.0,
+                ms=ms,
+            )
+        )
+    return EvalReport(outcomes=outcomes)
+
+
+def curve(report: EvalReport) -> tuple[np.ndarray, np.ndarray]:
+    """Answered precision against coverage, answering questions in order of confidence.
+    Precision: share of answered questions whose top quote holds the answer (an answered
+    unanswerable question counts as wrong); coverage: share of all questions answered."""
+    rows = sorted(report.outcomes, key=lambda o: -o.confidence)
+    good = np.cumsum([o.question.answerable and o.rank == 1 for o in rows])
+    n = np.arange(1, len(rows) + 1)
+    return n / len(rows), good / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=HERE / "data" / "squad-a")
+    ap.add_argument("--png", type=Path, default=HERE / "answer_quality.png")
+    ap.add_argument("--limit", type=int, default=0, help="first N questions of each file")
+    args = ap.parse_args()
+
+    docs = list(load_folder(args.data / "corpus").documents)
+    index = SearchIndex.build(docs)
+    answerer = Answerer(index)
+    qs = load_question_set(args.data / "questions.json").question
+    off = load_question_set(args.data / "off_corpus.json").question
+    if args.limit:
+        qs, off = qs[: args.limit], off[: args.limit]
+    answerable = [q for q in qs if q.answerable]
+    impossible = [q for q in qs if not q.answerable]
+    print(
+        f"{args.data.name}: {len(docs)} documents, {len(index)} passages; "
+        f"{len(answerable)} answerable, {len(impossible)} impossible, {len(off)} off-corpus\n"
+    )
+
+    systems: dict[str, Callable[[list[EvalQuestion]], EvalReport]] = {
+        "Verbatim": lambda rows: evaluate(answerer.answer, rows),
+    }
+    for kind, label in (
+        ("sentence", "BM25 sentences"),
+        ("window", "BM25 2-sentence windows"),
+        ("paragraph", "BM25 paragraphs"),
+    ):
+        run = baseline(index, docs, kind)
+        systems[label] = lambda rows, run=run: score_baseline(run, rows)
+
+    print(
+        "| system | hit@1 | hit@3 | MRR@3 | false refusals | off-corpus refused "
+        "| impossible refused | top quote, chars | ms / question |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    curves = {}
+    for name, run in systems.items():
+        report = run(answerable + impossible + off)
+        ans = EvalReport(outcomes=[o for o in report.outcomes if o.question.answerable])
+        print(
+            f"| {name} | {report.hit_at(1):.3f} | {report.hit_at(3):.3f} | {report.mrr:.3f} "
+            f"| {report.false_abstention:.3f} | {report.refused('off-corpus'):.3f} "
+            f"| {report.refused('impossible'):.3f} | {ans.mean_quote_chars:.0f} "
+            f"| {report.mean_ms:.2f} |"
+        )
+        curves[name] = curve(
+            EvalReport(outcomes=[o for o in report.outcomes if o.question.kind != "impossible"])
+        )
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("\n(matplotlib is not installed: pip install -e '.[bench]' to draw the curve)")
+        return
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    for name, (cov, prec) in curves.items():
+        ax.plot(cov, prec, label=name, linewidth=2 if name == "Verbatim" else 1)
+    ax.set_xlabel("coverage (share of answerable + off-corpus questions answered)")
+    ax.set_ylabel("answered precision (top quote holds the answer)")
+    ax.set_title(f"{args.data.name}: precision vs coverage")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left")
+    fig.tight_layout()
+    fig.savefig(args.png)
+    print(f"\ncurve: {args.png}")
+
+
+if __name__ == "__main__":
+    main()
