@@ -122,10 +122,11 @@ async def test_unanswerable_question_gets_the_fixed_reply(running):
 
 async def test_mentions_in_questions_ping_nobody(running):
     double, _ = running
-    _, _, edit = await ask(double, "@everyone <@123> what did **Michael Lockwood** say?")
+    _, _, edit = await ask(double, "<@123> what did @everyone **Michael Lockwood** say?")
     assert edit.json["allowed_mentions"] == NO_PINGS
     title = edit.json["embeds"][0]["title"]
     assert "\\@everyone" in title and "\\*\\*Michael" in title
+    assert "<@123>" not in title  # a mention of the bot is not part of the question
 
 
 async def test_search_pages_with_buttons(running):
