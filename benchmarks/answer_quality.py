@@ -165,9 +165,12 @@ def main() -> None:
             f"| {report.refused('impossible'):.3f} | {ans.mean_quote_chars:.0f} "
             f"| {report.mean_ms:.2f} |"
         )
-        curves[name] = curve(
-            EvalReport(outcomes=[o for o in report.outcomes if o.question.kind != "impossible"])
-        )
+        shown = EvalReport(outcomes=[o for o in report.outcomes if o.question.kind != "impossible"])
+        curves[name] = curve(shown)
+        if name == "Verbatim":  # where the refusal threshold puts it
+            answered = [o for o in shown.outcomes if o.answered]
+            good = sum(o.question.answerable and o.rank == 1 for o in answered)
+            point = (len(answered) / len(shown.outcomes), good / max(len(answered), 1))
     try:
         import matplotlib
 
@@ -179,6 +182,7 @@ def main() -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
     for name, (cov, prec) in curves.items():
         ax.plot(cov, prec, label=name, linewidth=2 if name == "Verbatim" else 1)
+    ax.plot(*point, "o", color="black", label="Verbatim's refusal threshold")
     ax.set_xlabel("coverage (share of answerable + off-corpus questions answered)")
     ax.set_ylabel("answered precision (top quote holds the answer)")
     ax.set_title(f"{args.data.name}: precision vs coverage")
