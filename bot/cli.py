@@ -185,6 +185,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
             {**quote(c.quote), "also_in": [quote(o) for o in c.also_in]} for c in answer.results
         ],
         "unmatched_terms": answer.unmatched_terms,
+        "absent_terms": answer.absent_terms,
         "confidence": answer.confidence,
         "timings": {
             "search_ms": round(answer.timings.search_ms, 3),
@@ -204,8 +205,8 @@ def print_answer(out: Console, answerer: Answerer, answer: Answer) -> None:
     out.print(Text.assemble(("Q: ", "bold"), answer.question))
     if not answer.answered:
         out.print(Text(NO_ANSWER, style="bold"))
-        if answer.unmatched_terms:
-            out.print(Text("Not found: " + ", ".join(answer.unmatched_terms), style="dim"))
+        if answer.missing_note:
+            out.print(Text(answer.missing_note, style="dim"))
         out.print()
         return
     for n, cited in enumerate(answer.results, 1):
@@ -221,8 +222,8 @@ def print_answer(out: Console, answerer: Answerer, answer: Answer) -> None:
         for other in cited.also_in:
             out.print(Text(f"   also in: {other.attribution}", style="green"))
             out.print(Text.assemble("     “", _highlighted(answerer, other), "”"))
-    if answer.unmatched_terms:
-        out.print(Text("Not in these quotes: " + ", ".join(answer.unmatched_terms), style="dim"))
+    if answer.missing_note:
+        out.print(Text(answer.missing_note, style="dim"))
     out.print()
 
 

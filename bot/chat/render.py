@@ -186,8 +186,8 @@ def answer_embed(
     embed = discord.Embed(title=cut(answer.question, TITLE_LIMIT), colour=COLOUR)
     if not answer.answered:
         lines = [NO_ANSWER]
-        if answer.unmatched_terms:
-            lines.append("Not found: " + cut(", ".join(answer.unmatched_terms), 1000))
+        if answer.missing_note:
+            lines.append(cut(answer.missing_note, 1000))
         embed.description = "\n".join(lines)
         return embed
     blocks: list[str] = []

@@ -184,6 +184,7 @@ class Answerer:
             answered=bool(cited),
             results=cited,
             unmatched_terms=self._unmatched(cands, groups, ranked),
+            absent_terms=[w.surface for w in cands.words if not w.terms],
             confidence=round(confidence, 4),
             timings=Timings(search_ms=cands.search_ms, total_ms=(time.perf_counter() - t0) * 1000),
         )
@@ -408,16 +409,14 @@ class Answerer:
         groups: Sequence[Sequence[tuple[Window, float]]],
         ranked: Sequence[tuple[Window, float]],
     ) -> list[str]:
-        """Question words not shown: with quotes, those no quote holds; when refusing, the
-        words the corpus never uses, or (when it uses them all) those missing from the best
-        passage."""
+        """Question words not shown: with quotes, those no quote holds; when refusing, those
+        the closest passage lacks."""
         words = cands.words
         if groups:
             shown = set().union(*(w.matched for g in groups for w, _ in g))
             return [w.surface for w in words if w.surface not in shown]
-        absent = [w.surface for w in words if not w.terms]
-        if absent or not ranked:
-            return absent
+        if not ranked:
+            return [w.surface for w in words]
         best = self._passage(ranked[0][0].pid).terms
         return [w.surface for w in words if not any(t in best for t in w.terms)]
 

@@ -191,7 +191,25 @@ class Answer(BaseModel):
     question: str
     answered: bool
     results: list[Cited] = Field(default_factory=list)
+    # Question words no shown quote holds (when refusing: that the closest passage lacks).
     unmatched_terms: list[str] = Field(default_factory=list)
+    # Question words the corpus never uses.
+    absent_terms: list[str] = Field(default_factory=list)
     # The answering model's estimate that the corpus answers the question (0..1).
     confidence: float = 0.0
     timings: Timings
+
+    @property
+    def missing_note(self) -> str | None:
+        """The fixed line that says which question words were not found, and where."""
+        if self.answered:
+            return (
+                "Not in these quotes: " + ", ".join(self.unmatched_terms)
+                if (self.unmatched_terms)
+                else None
+            )
+        if self.absent_terms:
+            return "Not in the corpus: " + ", ".join(self.absent_terms)
+        if self.unmatched_terms:
+            return "Not in the closest passage: " + ", ".join(self.unmatched_terms)
+        return None

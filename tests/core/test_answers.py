@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 from bot.core.answers import Answerer, AnswerSettings, QuestionError
 from bot.core.index import SearchIndex
 from bot.core.models import Document, DocumentMeta, Quote, QuoteIntegrityError, verify_quote
+from bot.core.question import clean
 
 WORDS = [
     "police",
@@ -50,7 +51,12 @@ text_strategy = (
 def test_every_quote_is_an_exact_slice_of_its_document(texts, question_words):
     docs = make_docs(texts)
     answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0))
-    answer = answerer.answer(" ".join(question_words))
+    question = " ".join(question_words)
+    if not clean(question):  # only a mention: nothing to ask
+        with pytest.raises(QuestionError):
+            answerer.answer(question)
+        return
+    answer = answerer.answer(question)
     by_id = {d.id: d for d in docs}
     for cited in answer.results:
         for quote in [cited.quote, *cited.also_in]:
@@ -84,7 +90,8 @@ def test_answers_the_question_with_the_tightest_sentence(answerer):
 def test_abstains_on_questions_the_corpus_does_not_answer(answerer):
     answer = answerer.answer("What is the capital of France?")
     assert not answer.answered and answer.results == []
-    assert answer.unmatched_terms == ["capital", "France"]
+    assert answer.unmatched_terms == answer.absent_terms == ["capital", "France"]
+    assert answer.missing_note == "Not in the corpus: capital, France"
 
 
 def test_same_claim_in_two_documents_is_grouped_as_corroboration(answerer):
@@ -181,7 +188,21 @@ def test_accents_typos_and_irregular_forms_find_the_passage():
 def test_refusal_names_only_the_words_the_corpus_lacks(answerer):
     answer = answerer.answer("How many children were abused in the Telford scandal?")
     assert not answer.answered
-    assert answer.unmatched_terms == ["Telford"]
+    assert answer.absent_terms == ["Telford"]
+    assert answer.missing_note == "Not in the corpus: Telford"
+
+
+def test_the_missing_note_says_where_words_were_not_found():
+    from bot.core.models import Answer, Timings
+
+    t = Timings(search_ms=0, total_ms=0)
+    refused = Answer(question="q", answered=False, unmatched_terms=["hours"], timings=t)
+    assert refused.missing_note == "Not in the closest passage: hours"
+    absent = refused.model_copy(update={"absent_terms": ["Telford"]})
+    assert absent.missing_note == "Not in the corpus: Telford"
+    shown = Answer(question="q", answered=True, unmatched_terms=["hours"], timings=t)
+    assert shown.missing_note == "Not in these quotes: hours"
+    assert Answer(question="q", answered=False, timings=t).missing_note is None
 
 
 def test_a_document_added_twice_is_not_its_own_corroboration():
