@@ -102,6 +102,15 @@ class DiscordConfig(BaseModel):
     search_threads: int = Field(
         default=2, ge=1, le=32, description="worker threads for searches (about one per core)"
     )
+    upload_workers: int = Field(
+        default=2, ge=1, le=16, description="uploads parsed at once, over all servers"
+    )
+    server_max_documents: int = Field(
+        default=500, ge=1, description="documents a server's own collection may hold"
+    )
+    server_max_bytes: int = Field(
+        default=100 * 1024 * 1024, ge=1, description="text a server's own collection may hold"
+    )
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: list[int] | None = None
 

@@ -157,6 +157,7 @@ def test_sync_registers_every_command_with_discord(monkeypatch, tmp_path, capsys
         "corpus",
         "settings",
         "Find sources",
+        "Answer with sources",
     }
     assert f"synced guild {gid}: " in capsys.readouterr().out
 

@@ -175,6 +175,58 @@ def citation(q: Quote, limit: int = 400) -> str:
     return "— " + cut(q.title, max(1, limit - 2 - len(where))) + where
 
 
+_MENTION_MARKUP = re.compile(r"<(@[!&]?|#)(\d+)>")
+_MENTION_WORDS = {"@": "@user", "@!": "@user", "@&": "@role", "#": "#channel"}
+
+
+def title(text: str) -> str:
+    """A title as readers should see it: mention markup (``<@123>``) named by kind rather than
+    shown raw, then escaped and cut."""
+    readable = _MENTION_MARKUP.sub(lambda m: _MENTION_WORDS[m[1]], text)
+    return cut(" ".join(readable.split()), TITLE_LIMIT)
+
+
+def fit_lines(
+    lines: Sequence[str], limit: int, more: str = "…and {n} more", sep: str = "\n"
+) -> str:
+    """As many whole lines as fit in ``limit`` characters, then ``more`` (``{n}``: how many
+    were left out); a first line longer than the limit is cut."""
+    out: list[str] = []
+    used = 0
+    for i, line in enumerate(lines):
+        left = len(lines) - i - 1
+        reserve = len(sep) + len(more.format(n=left)) if left else 0
+        gap = len(sep) if out else 0
+        if used + gap + len(line) + reserve > limit:
+            if out:
+                out.append(more.format(n=left + 1))
+                break
+            line = _cut_markdown(line, limit - reserve)
+        out.append(line)
+        used += gap + len(line)
+    return sep.join(out)
+
+
+def _cut_markdown(text: str, limit: int) -> str:
+    """Already-rendered text cut to ``limit`` (never inside an escape), "…" marking the cut."""
+    if len(text) <= limit:
+        return text
+    head = text[: max(0, limit - 1)]
+    trailing = len(head) - len(head.rstrip("\\"))
+    if trailing % 2:  # do not leave half an escape
+        head = head[:-1]
+    return head + ELLIPSIS if limit > 0 else ""
+
+
+def values_text(value: object, limit: int) -> str:
+    """A setting's value for display: lists shown item by item, cut with a count."""
+    if isinstance(value, list):
+        if not value:
+            return "none"
+        return fit_lines([escape(str(v)) for v in value], limit, "…and {n} more", sep=", ")
+    return cut("default" if value is None else str(value), limit)
+
+
 def answer_embed(
     answer: Answer,
     highlights: Sequence[Sequence[tuple[int, int]]],
@@ -183,7 +235,7 @@ def answer_embed(
 ) -> discord.Embed:
     """The embed for an answer: each quote as a block quote, then its citation and the
     other documents that say the same."""
-    embed = discord.Embed(title=cut(answer.question, TITLE_LIMIT), colour=COLOUR)
+    embed = discord.Embed(title=title(answer.question), colour=COLOUR)
     if not answer.answered:
         lines = [NO_ANSWER]
         if answer.missing_note:
@@ -220,8 +272,11 @@ def context_markdown(doc: Document, units: Sequence[Unit], quote: Quote) -> str:
 
 
 def cite_block(quote: Quote) -> str:
-    """The quote in quotation marks and an attribution line, as a code block to copy."""
+    """The quote in quotation marks and an attribution line, as a code block to copy, within
+    a message's limit: the attribution is cut to at most half of it, the quote to the rest."""
     attribution = "— " + quote.attribution
+    if len(attribution) > CONTENT_LIMIT // 2:
+        attribution = _word_prefix(attribution, CONTENT_LIMIT // 2 - 1) + ELLIPSIS
     room = CONTENT_LIMIT - len(attribution) - 20
     text = quote.text
     if len(text) > room:
@@ -272,3 +327,83 @@ def document_embed(doc: Document, paragraphs: int, passages: int) -> discord.Emb
         embed.add_field(name="pages", value=f"{len(doc.page_starts):,}")
     embed.add_field(name="sha256", value=f"`{doc.sha256}`", inline=False)
     return embed
+
+
+def documents_embed(
+    heading: str, sections: Sequence[tuple[str, Sequence[Document]]]
+) -> discord.Embed:
+    """Lists of documents (``/sources``, ``/corpus list``): a heading per section, a line per
+    document, "…and N more" when they do not fit."""
+    lines: list[str] = []
+    for label, docs in sections:
+        if label:
+            lines.append(f"**{escape(label)}** ({len(docs)})")
+        for doc in docs:
+            line = f"`{doc.id}` {cut(doc.title, 150)}"
+            if doc.meta.publisher:
+                line += f", {cut(doc.meta.publisher, 60)}"
+            if doc.meta.published:
+                line += f", {doc.meta.published.isoformat()}"
+            lines.append(line)
+    more = "…and {n} more: `/source id:` finds any document."
+    return discord.Embed(
+        title=cut(heading, TITLE_LIMIT),
+        description=fit_lines(lines, DESCRIPTION_LIMIT, more) or "No documents.",
+        colour=COLOUR,
+    )
+
+
+def added_embed(doc: Document, passages: int, sample: Quote | None) -> discord.Embed:
+    """The reply to an upload: its id, size and a sample quote."""
+    embed = discord.Embed(title=cut(f"Added: {doc.title}", TITLE_LIMIT), colour=COLOUR)
+    embed.add_field(name="id", value=f"`{doc.id}`")
+    embed.add_field(name="passages", value=f"{passages:,}")
+    embed.add_field(name="characters", value=f"{len(doc.text):,}")
+    if doc.page_starts:
+        embed.add_field(name="pages", value=f"{len(doc.page_starts):,}")
+    if sample is not None:
+        embed.add_field(
+            name="sample quote",
+            value=quote_markdown(sample.text, [], 900) + "\n" + citation(sample, limit=100),
+            inline=False,
+        )
+    return embed
+
+
+def settings_embed(values: dict[str, object]) -> discord.Embed:
+    """``/settings show``: every key and its value, each value cut to its share."""
+    share = (DESCRIPTION_LIMIT - 20 * len(values)) // max(1, len(values)) - 40
+    lines = [f"`{key}` = {values_text(value, share)}" for key, value in values.items()]
+    return discord.Embed(title="Settings", description="\n".join(lines), colour=COLOUR)
+
+
+def setting_line(key: str, value: object) -> str:
+    """The reply to ``/settings set``."""
+    head = f"`{key}` = "
+    return head + values_text(value, CONTENT_LIMIT - len(head))
+
+
+SEARCH_MARK = "\nsearch: "
+
+
+def search_page_embed(
+    answer: Answer,
+    highlights: Sequence[Sequence[tuple[int, int]]],
+    page: int,
+    pages: int,
+    total: int,
+) -> discord.Embed:
+    """One page of ``/search`` results. The footer carries the query as typed (footers show
+    plain text), so the page buttons need no memory of it."""
+    embed = answer_embed(answer, highlights, quote_chars=700)
+    footer = f"Page {page}/{pages} · {total} results · {FOOTER}"
+    query = SEARCH_MARK + answer.question
+    embed.set_footer(text=footer + query if len(footer + query) <= FOOTER_LIMIT else footer)
+    return embed
+
+
+def search_query(footer: str | None) -> str | None:
+    """The query a search page's footer carries (None when it carries none)."""
+    if not footer or SEARCH_MARK not in footer:
+        return None
+    return footer.split(SEARCH_MARK, 1)[1]

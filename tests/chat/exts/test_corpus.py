@@ -1,0 +1,133 @@
+"""Corpus administration through the real bot and the Discord API double: who may change
+what, servers never seeing each other's documents, uploads, removal, caps and audit."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot.chat import render
+from bot.chat.client import VerbatimBot
+from bot.chat.gate import NOT_ALLOWED
+from bot.config import DiscordConfig
+from bot.core.answers import AnswerSettings
+from bot.core.index import IndexSettings
+from bot.core.library import CollectionSpec, Library
+from bot.store import Store
+from tests.chat.helpers import LIGHTHOUSE, World, ask_in, command, custom_ids, press, upload
+
+
+async def test_admin_upload_is_indexed_and_quotable_in_its_server_only(world: World):
+    w = world
+    reply = await upload(w, "log.txt", LIGHTHOUSE, w.a, title="Lighthouse log")
+    embed = reply["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert embed["title"] == "Added: Lighthouse log"
+    assert fields["id"] == "`lighthouse-log`" and fields["passages"] == "1"
+    assert "The lighthouse keeper logged 312 storms in 1911." in render.plain(
+        fields["sample quote"]
+    )
+    assert "The lighthouse keeper logged 312 storms" in await ask_in(w, "lighthouse storms", w.a)
+    # server B: never quotes A's document, cannot see it, cannot remove it
+    assert (await ask_in(w, "lighthouse storms", w.b)).startswith(render.NO_ANSWER)
+    _, listing = await command(w, "corpus list", guild_id=w.b.id, user=w.b.users[0])
+    assert "lighthouse" not in listing["embeds"][0]["description"]
+    _, info = await command(w, "source", {"id": "lighthouse-log"}, guild_id=w.b.id)
+    assert "no document" in info["content"]
+    _, removal = await command(
+        w, "corpus remove", {"id": "lighthouse-log"}, guild_id=w.b.id, user=w.b.users[0]
+    )
+    assert "no document" in removal["content"]
+    assert w.library.answerer_for(w.a.id).index.by_id["lighthouse-log"]
+    audit = w.store.audit(w.a.id)
+    assert [e.action for e in audit] == ["corpus.add"]
+    assert audit[0].doc_id == "lighthouse-log" and audit[0].user_id == int(w.a.users[0]["id"])
+    assert audit[0].sha256 and len(audit[0].sha256) == 64
+
+
+async def test_member_without_rights_is_refused_and_nothing_is_stored(world: World, tmp_path):
+    w = world
+    reply = await upload(w, "log.txt", LIGHTHOUSE, w.a, user=w.member)
+    assert reply["content"] == NOT_ALLOWED
+    assert not (tmp_path / "servers" / str(w.a.id)).exists()
+    _, settings = await command(
+        w, "settings set", {"key": "results", "value": "5"}, guild_id=w.a.id, user=w.member
+    )
+    assert settings["content"] == NOT_ALLOWED
+    assert w.store.settings(w.a.id).results is None
+
+
+async def test_bad_uploads_are_refused_clearly(world: World, tmp_path):
+    w = world
+    too_big = await upload(w, "big.txt", b"x " * 40_000, w.a)
+    assert too_big["content"].startswith("That file is")
+    wrong = await upload(w, "tool.exe", b"MZ\x90\x00", w.a)
+    assert "unsupported file type" in render.unescape(wrong["content"])
+    broken = await upload(w, "report.pdf", b"%PDF-1.4\nnot really", w.a)
+    assert render.unescape(broken["content"]).startswith("Not added:")
+    hostile = await upload(w, "../../../etc/passwd.txt", b"Harbour records from 1850.", w.a)
+    assert hostile["embeds"][0]["fields"][0]["value"] == "`passwd`"
+    written = [p.relative_to(tmp_path) for p in tmp_path.rglob("*.md")]
+    assert written == [Path("servers") / str(w.a.id) / "passwd.md"]
+
+
+async def test_remove_asks_for_confirmation(world: World):
+    w = world
+    await upload(w, "log.txt", LIGHTHOUSE, w.a, title="Lighthouse log")
+    inter, reply = await command(w, "corpus remove", {"id": "lighthouse-log"}, guild_id=w.a.id)
+    assert "Remove `lighthouse-log`" in reply["content"]
+    message = w.double.original_message(inter)
+    owner = w.a.users[0]["id"]
+    assert custom_ids(reply) == [f"vb:rm:{owner}:lighthouse-log", f"vb:rmno:{owner}"]
+    # a member without rights pressing it is told so, and nothing is removed
+    _, refused = await press(
+        w.double, f"vb:rm:{owner}:lighthouse-log", message, guild_id=w.a.id, user=w.member
+    )
+    assert refused.json["data"]["content"] == NOT_ALLOWED
+    pressed, ack = await press(w.double, f"vb:rm:{owner}:lighthouse-log", message, guild_id=w.a.id)
+    assert ack.json["type"] == 7  # answered (buttons gone) before the index is rebuilt
+    assert ack.json["data"]["content"] == "Removing `lighthouse-log`…"
+    assert ack.json["data"]["components"] == []
+    done = await w.double.wait_for_request(
+        lambda r: r.params.get("token") == pressed["token"], method="PATCH", timeout=30
+    )
+    assert done.json["content"] == "Removed `lighthouse-log`."
+    assert (await ask_in(w, "lighthouse storms", w.a)).startswith(render.NO_ANSWER)
+    assert [e.action for e in w.store.audit(w.a.id)] == ["corpus.remove", "corpus.add"]
+
+
+async def test_stats_and_reload(world: World):
+    w = world
+    await upload(w, "log.txt", LIGHTHOUSE, w.a, title="Lighthouse log")
+    _, stats = await command(w, "corpus stats", guild_id=w.a.id)
+    fields = {f["name"]: f["value"] for f in stats["embeds"][0]["fields"]}
+    assert fields["documents"] == "3" and "corpus.add lighthouse-log" in fields["last change"]
+    _, reloaded = await command(w, "corpus reload", guild_id=w.a.id)
+    assert reloaded["content"].startswith("Reloaded: 1 documents.")
+
+
+async def test_another_process_picks_up_changes_from_the_audit_log(world: World, tmp_path):
+    """Two shard processes share the data folder and database: what one changes, the other
+    serves after following the audit log."""
+    w = world
+    other_library = Library(
+        [CollectionSpec(name="default")], tmp_path / "servers", IndexSettings(), AnswerSettings()
+    )
+    await asyncio.to_thread(other_library.load)
+    other_store = Store(tmp_path / "verbatim.sqlite3")
+    other = VerbatimBot(
+        DiscordConfig(follow_changes_seconds=0),
+        other_library.answerer_for,
+        library=other_library,
+        store=other_store,
+    )
+    await other.setup_hook()
+    assert await other.services.results(w.a.id) == 3  # cached before the change
+    await upload(w, "log.txt", LIGHTHOUSE, w.a, title="Lighthouse log")
+    await command(w, "settings set", {"key": "results", "value": "2"}, guild_id=w.a.id)
+    assert not other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
+    assert await other.services.results(w.a.id) == 3  # stale until the log is followed
+    await other.services.follow_changes_once()
+    assert other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
+    assert await other.services.results(w.a.id) == 2
+    other_store.close()  # ("other" never connected, so there is nothing else to close)
