@@ -3,17 +3,13 @@ what, servers never seeing each other's documents, uploads, removal, caps and au
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot.chat import render
-from bot.chat.client import VerbatimBot
 from bot.chat.gate import NOT_ALLOWED
-from bot.config import DiscordConfig
-from bot.core.answers import AnswerSettings
-from bot.core.index import IndexSettings
-from bot.core.library import CollectionSpec, Library
-from bot.store import Store
+from bot.chat.services import SERVER_FULL, TOO_BIG, size
 from tests.chat.helpers import LIGHTHOUSE, World, ask_in, command, custom_ids, press, upload
 
 
@@ -106,28 +102,53 @@ async def test_stats_and_reload(world: World):
     assert reloaded["content"].startswith("Reloaded: 1 documents.")
 
 
-async def test_another_process_picks_up_changes_from_the_audit_log(world: World, tmp_path):
-    """Two shard processes share the data folder and database: what one changes, the other
-    serves after following the audit log."""
+async def test_a_download_is_cut_off_past_the_limit_whatever_size_was_declared(world: World):
     w = world
-    other_library = Library(
-        [CollectionSpec(name="default")], tmp_path / "servers", IndexSettings(), AnswerSettings()
-    )
-    await asyncio.to_thread(other_library.load)
-    other_store = Store(tmp_path / "verbatim.sqlite3")
-    other = VerbatimBot(
-        DiscordConfig(follow_changes_seconds=0),
-        other_library.answerer_for,
-        library=other_library,
-        store=other_store,
-    )
-    await other.setup_hook()
-    assert await other.services.results(w.a.id) == 3  # cached before the change
-    await upload(w, "log.txt", LIGHTHOUSE, w.a, title="Lighthouse log")
-    await command(w, "settings set", {"key": "results", "value": "2"}, guild_id=w.a.id)
-    assert not other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
-    assert await other.services.results(w.a.id) == 3  # stale until the log is followed
-    await other.services.follow_changes_once()
-    assert other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
-    assert await other.services.results(w.a.id) == 2
-    other_store.close()  # ("other" never connected, so there is nothing else to close)
+    served = b"Harbour records. " * (15 * 1024 * 1024 // 17)  # 15 MiB, declared as 1 KB
+    reply = await upload(w, "records.txt", served, w.a, declared=1024)
+    assert reply["content"] == TOO_BIG.format(limit=size(w.library.limits.max_bytes))
+    assert not w.library.collection("server-" + str(w.a.id))
+    assert w.store.audit(w.a.id) == []
+
+
+async def test_a_server_collection_has_caps_on_documents_and_bytes(world: World):
+    w = world
+    w.bot.services.config.server_max_documents = 1
+    assert (await upload(w, "log.txt", LIGHTHOUSE, w.a))["embeds"]
+    full = await upload(w, "more.txt", b"Tide tables for the harbour, 1911.", w.a)
+    assert full["content"] == SERVER_FULL.format(what="1 documents")
+    w.bot.services.config.server_max_documents = 10
+    w.bot.services.config.server_max_bytes = len(LIGHTHOUSE) + 10
+    over = await upload(w, "more.txt", b"Tide tables for the harbour, 1911. " * 5, w.a)
+    assert over["content"].startswith("This server's collection is full")
+    assert [d.id for d in w.bot.services.own_documents(w.a.id)] == ["log"]
+    assert [e.action for e in w.store.audit(w.a.id)] == ["corpus.add"]
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("corpus stats", None),
+        ("corpus list", None),
+        ("corpus reload", None),
+        ("corpus remove", {"id": "log"}),
+        ("settings show", None),
+    ],
+)
+async def test_every_admin_command_checks_rights_itself(world: World, name, options):
+    """Discord's default permissions can be loosened by a server: the bot checks anyway."""
+    w = world
+    _, reply = await command(w, name, options, guild_id=w.a.id, user=w.member)
+    assert reply["content"] == NOT_ALLOWED
+
+
+async def test_cancel_is_for_the_admin_who_asked(world: World):
+    w = world
+    await upload(w, "log.txt", LIGHTHOUSE, w.a)
+    inter, _ = await command(w, "corpus remove", {"id": "log"}, guild_id=w.a.id)
+    message = w.double.original_message(inter)
+    owner = w.a.users[0]["id"]
+    _, cancelled = await press(w.double, f"vb:rmno:{owner}", message, guild_id=w.a.id)
+    assert cancelled.json["type"] == 7
+    assert cancelled.json["data"]["content"] == "Nothing was removed."
+    assert [d.id for d in w.bot.services.own_documents(w.a.id)] == ["log"]
