@@ -105,10 +105,125 @@ def test_embed_colour_and_footer():
     assert isinstance(embed.colour, discord.Colour)
 
 
+def within_limits(embed: discord.Embed) -> None:
+    assert len(embed.title or "") <= render.TITLE_LIMIT
+    assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
+    assert len(embed.footer.text or "") <= render.FOOTER_LIMIT
+    assert all(len(f.value or "") <= render.FIELD_VALUE_LIMIT for f in embed.fields)
+    assert len(embed.fields) <= 25 and len(embed) <= render.EMBEDS_TOTAL_LIMIT
+
+
+urls = st.text(st.sampled_from("abc/:?&=%_()<> "), max_size=4000).map(
+    lambda u: "https://x.org/" + u
+)
+long_text = st.text(min_size=1, max_size=300).filter(str.strip)
+
+
+@settings(max_examples=200, deadline=None)
+@given(long_text, urls, st.text(max_size=200), nasty)
+def test_cite_block_fits_a_message_whatever_the_url_and_title(title, url, publisher, text):
+    """A long URL and title used to raise IndexError: the user got nothing."""
+    doc = Document(
+        id="d",
+        text=text,
+        meta=DocumentMeta(title=title.strip()[:300], publisher=publisher.strip() or None, url=url),
+    )
+    quote = Quote.from_document(doc, 0, len(text), paragraph=8)
+    block = render.cite_block(quote)
+    assert len(block) <= render.CONTENT_LIMIT
+
+
+def test_cite_block_with_a_long_url_and_title_keeps_the_quote():
+    doc = Document(
+        id="d",
+        text="The report was published in 2022.",
+        meta=DocumentMeta(title="T " * 150, url="https://example.org/" + "a" * 2000),
+    )
+    block = render.cite_block(Quote.from_document(doc, 0, len(doc.text), paragraph=1))
+    assert (
+        block.startswith("```\n“The report was published in 2022.”\n— T T") and len(block) <= 2000
+    )
+
+
+ids = st.integers(10**17, 10**19)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(ids, max_size=400), st.lists(ids, max_size=400), st.none() | ids)
+def test_settings_fit_whatever_their_size(channels, roles, audit):
+    values = {
+        "allowed_channels": channels,
+        "admin_roles": roles,
+        "public_by_default": None,
+        "results": 10,
+        "audit_channel": audit,
+    }
+    embed = render.settings_embed(values)
+    within_limits(embed)
+    for key, value in values.items():
+        line = render.setting_line(key, value)
+        assert len(line) <= render.CONTENT_LIMIT
+        if isinstance(value, list) and value:
+            assert str(value[0]) in line
+            if len(value) > 100:
+                assert "more" in line
+
+
+@settings(max_examples=100, deadline=None)
+@given(nasty)
+def test_refusals_echo_what_was_typed_cut_to_fit(typed):
+    from bot.chat import gate
+    from bot.store import SettingError, parse_setting
+
+    for error in (SettingError(f"results: not {typed * 5!r}"), gate.UserError(typed * 10)):
+        assert len(gate.reply_for(error)) <= render.CONTENT_LIMIT
+    try:
+        parse_setting("allowed_channels", typed * 20)
+    except SettingError as exc:
+        assert len(gate.reply_for(exc)) <= render.CONTENT_LIMIT
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(nasty, max_size=300), st.integers(30, 6000))
+def test_fit_lines_keeps_whole_lines_and_counts_the_rest(lines, limit):
+    lines = [render.escape(line.replace("\n", " ")) for line in lines]
+    out = render.fit_lines(lines, limit)
+    assert len(out) <= limit
+    shown = out.split("\n") if out else []
+    if shown and shown[-1].startswith("…and "):
+        n = int(shown[-1].split()[1])
+        assert n == len(lines) - (len(shown) - 1)
+
+
+@given(st.lists(ids, min_size=1, max_size=5), nasty)
+def test_titles_show_no_mention_markup(users, text):
+    question = " ".join(f"<@{u}> <#{u}> <@&{u}>" for u in users) + text
+    shown = render.unescape(render.title(question))
+    assert not re.search(r"<(@[!&]?|#)\d+>", shown)
+    assert len(render.title(question)) <= render.TITLE_LIMIT
+
+
+def test_document_lists_fit(default_index):
+    docs = [
+        doc.model_copy(update={"id": f"{doc.id}-{i}"})
+        for i in range(300)
+        for doc in default_index.documents
+    ]
+    within_limits(render.documents_embed("600 documents", [("", docs)]))
+    within_limits(render.documents_embed("Collections", [("a", docs), ("b", docs)]))
+
+
 def test_button_custom_ids_fit_discords_limit():
-    from bot.chat.views import CiteButton, ContextButton
+    from bot.chat import views
 
     longest_id = "a" * 64  # the longest slug a document id may be
-    for cls in (ContextButton, CiteButton):
-        button = cls(longest_id, 999_999_999, 999_999_999, 25)
+    big = 2**64
+    buttons = [
+        views.ContextButton(longest_id, 999_999_999, 999_999_999, 25),
+        views.CiteButton(longest_id, 999_999_999, 999_999_999, 25),
+        views.ReplyButton(big),
+        views.DeleteButton(big),
+        views.PageButton(999, big, "n"),
+    ]
+    for button in buttons:
         assert len(button.item.custom_id or "") <= render.CUSTOM_ID_LIMIT

@@ -66,3 +66,25 @@ async def test_server_settings_change_how_the_bot_answers_there(world: World):
     )
     _, refused = await command(w, "ask", {"question": "Rotherham police"}, guild_id=w.a.id)
     assert refused["content"] == "I don't answer in this channel."
+
+
+async def test_many_channels_and_long_values_fit_discords_limits(world: World):
+    w = world
+    channels = [w.a.channel_id + n for n in range(190)]
+    typed = " ".join(f"<#{c}>" for c in channels)
+    _, reply = await command(
+        w, "settings set", {"key": "allowed_channels", "value": typed}, guild_id=w.a.id
+    )
+    assert reply["content"].startswith(f"`allowed_channels` = {channels[0]}, {channels[1]}")
+    assert reply["content"].endswith("more") and len(reply["content"]) <= 2000
+    await command(w, "settings set", {"key": "admin_roles", "value": typed}, guild_id=w.a.id)
+    _, shown = await command(w, "settings show", guild_id=w.a.id)
+    text = shown["embeds"][0]["description"]
+    assert len(text) <= 4096 and f"`allowed_channels` = {channels[0]}" in text
+    rejected = "x" * 3000
+    _, bad = await command(
+        w, "settings set", {"key": "results", "value": rejected}, guild_id=w.a.id
+    )
+    assert bad["content"].startswith("results:") and len(bad["content"]) <= 2000
+    assert not w.double.unmatched_requests
+    assert all(r.status < 400 for r in w.double.requests)
