@@ -3,13 +3,24 @@ sockets: /ask, buttons, /search, message commands, mentions, /sources and /sourc
 
 from __future__ import annotations
 
+import discord
+
 from bot.chat import render
 from bot.chat.client import VerbatimBot
-from bot.chat.views import NOT_YOUR_SEARCH, QUOTE_GONE
+from bot.chat.views import NOT_YOUR_SEARCH, NOT_YOURS, QUOTE_GONE
 from bot.config import DiscordConfig
 from bot.core.answers import Answerer
 from tests.chat.discord_double import FLAG_EPHEMERAL, DiscordDouble, make_user
-from tests.chat.helpers import LINDEN, NO_PINGS, ask, components, custom_ids, description, press
+from tests.chat.helpers import (
+    LINDEN,
+    NO_PINGS,
+    ask,
+    components,
+    custom_ids,
+    description,
+    press,
+    respond,
+)
 
 
 async def test_ask_defers_then_answers_with_verbatim_cited_quotes(running):
@@ -211,3 +222,74 @@ async def test_post_to_channel_fails_closed_when_the_corpus_changed(running, ans
     reply = await double.wait_for_interaction_response(press)
     assert reply.json["data"]["content"] == QUOTE_GONE
     assert reply.json["data"]["flags"] & FLAG_EPHEMERAL
+
+
+async def test_a_moderator_answers_a_members_message_with_sources(running):
+    """Answer with sources: the moderator sees the answer privately, then replies to the
+    member's message with it; the reply can be deleted by the moderator, not by others."""
+    double, _ = running
+    member = make_user("member")
+    question = double.make_message("When was Operation Linden launched?", author=member)
+    await double.dispatch("MESSAGE_CREATE", question)
+    inter = double.make_message_command_interaction("Answer with sources", question)
+    await double.dispatch("INTERACTION_CREATE", inter)
+    private = await respond(double, inter)
+    callback = double.interactions[int(inter["id"])]
+    assert callback.response_type == 5 and callback.callback_data["flags"] & FLAG_EPHEMERAL
+    assert LINDEN in description(private)
+    reply_id = f"vb:reply:{question['id']}"
+    assert reply_id in custom_ids(private) and "vb:post" not in custom_ids(private)
+
+    start = len(double.requests)
+    _, pressed = await press(double, reply_id, double.original_message(inter))
+    assert pressed.json["type"] == 7  # the private copy: Reply is now disabled
+    used = [c for c in components(pressed.json["data"]) if c["custom_id"] == reply_id]
+    assert used[0]["disabled"] is True
+    sent = await double.wait_for_request(
+        method="POST", path=rf"/channels/{question['channel_id']}/messages", start=start
+    )
+    assert sent.json["message_reference"]["message_id"] == int(question["id"])
+    assert sent.json["allowed_mentions"]["parse"] == [] and LINDEN in description(sent.json)
+    moderator = double.user["id"]
+    assert f"vb:del:{moderator}" in custom_ids(sent.json)
+    public = next(m for m in double.messages.values() if m.get("message_reference"))
+
+    _, refused = await press(double, f"vb:del:{moderator}", public, user=member)
+    assert refused.json["data"]["content"] == NOT_YOURS
+    assert refused.json["data"]["flags"] & FLAG_EPHEMERAL
+    _, deleted = await press(double, f"vb:del:{moderator}", public)
+    assert deleted.json["type"] == 6
+    await double.wait_for_request(
+        method="DELETE", path=rf"/channels/\d+/messages/{public['id']}", start=start
+    )
+
+
+async def test_a_message_no_passage_answers_can_still_be_answered_in_reply(running):
+    double, _ = running
+    question = double.make_message("What is the capital of France?")
+    await double.dispatch("MESSAGE_CREATE", question)
+    inter = double.make_message_command_interaction("Answer with sources", question)
+    await double.dispatch("INTERACTION_CREATE", inter)
+    private = await respond(double, inter)
+    assert description(private).startswith(render.NO_ANSWER)
+    assert custom_ids(private) == [f"vb:reply:{question['id']}"]
+
+
+async def test_a_public_answer_can_be_deleted_by_its_asker_and_moderators(running):
+    double, _ = running
+    inter, _, edit = await ask(double, "When was Operation Linden launched?", public=True)
+    asker = double.user["id"]
+    assert custom_ids(edit.json)[-1] == f"vb:del:{asker}"
+    message = double.original_message(inter)
+    moderator = make_user("moderator")
+    _, refused = await press(double, f"vb:del:{asker}", message, user=moderator)
+    assert refused.json["data"]["content"] == NOT_YOURS
+    _, done = await press(
+        double,
+        f"vb:del:{asker}",
+        message,
+        user=moderator,
+        permissions=discord.Permissions(manage_messages=True).value,
+    )
+    assert done.json["type"] == 6
+    await double.wait_for_request(method="DELETE", path=rf"/channels/\d+/messages/{message['id']}")
