@@ -112,13 +112,27 @@ class Services:
         return self.config.public_by_default if own is None else own
 
     async def ask(
-        self, question: str, *, guild_id: int | None, user_id: int, k: int, via: str
-    ) -> Answer:
-        """Answer on the search pool and log the outcome (not the question, unless asked to)."""
+        self,
+        question: str,
+        show: Callable[[Answer, list[list[tuple[int, int]]]], T],
+        *,
+        guild_id: int | None,
+        user_id: int,
+        k: int,
+        via: str,
+    ) -> tuple[Answer, T]:
+        """Answer on the search pool, and there too ``show`` it (with each quote's matched
+        words), so the event loop only sends; log the outcome (not the question, unless
+        asked to)."""
         answerer = self.answerer_for(guild_id)
         started = time.perf_counter()
+
+        def work() -> tuple[Answer, T]:
+            answer = answerer.answer(question, k)
+            return answer, show(answer, [answerer.highlights(c.quote) for c in answer.results])
+
         loop = asyncio.get_running_loop()
-        answer = await loop.run_in_executor(self._search, answerer.answer, question, k)
+        answer, shown = await loop.run_in_executor(self._search, work)
         log_event(
             "answer",
             via=via,
@@ -130,7 +144,7 @@ class Services:
             total_ms=round((time.perf_counter() - started) * 1000, 3),
             question=question if self.config.log_questions else None,
         )
-        return answer
+        return answer, shown
 
     # -- the database (its own thread) -------------------------------------------------
 

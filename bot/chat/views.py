@@ -283,20 +283,27 @@ async def search_page(
     services = gate.services(interaction)
     cfg = services.config
     size = cfg.search_page_size
-    answer = await services.ask(
+
+    def show(answer: Answer, marks: list[list[tuple[int, int]]]) -> tuple[discord.Embed, int]:
+        if not answer.answered:
+            return render.answer_embed(answer, marks), 1
+        pages = -(-len(answer.results) // size)
+        at = (max(1, min(pages, page)) - 1) * size
+        chunk = answer.model_copy(update={"results": answer.results[at : at + size]})
+        shown = render.search_page_embed(
+            chunk, marks[at : at + size], at // size + 1, pages, len(answer.results)
+        )
+        return shown, pages
+
+    _, (embed, pages) = await services.ask(
         query,
+        show,
         guild_id=interaction.guild_id,
         user_id=interaction.user.id,
         k=size * cfg.search_pages,
         via="search",
     )
-    if not answer.answered:
-        return answer_embed(interaction, answer), None
-    pages = -(-len(answer.results) // size)
     page = max(1, min(pages, page))
-    chunk = answer.model_copy(update={"results": answer.results[(page - 1) * size :][:size]})
-    marks = _marks(interaction, chunk)
-    embed = render.search_page_embed(chunk, marks, page, pages, len(answer.results))
     if pages == 1 or render.search_query(embed.footer.text) is None:
         return embed, None
     view = discord.ui.View(timeout=None)
@@ -304,15 +311,6 @@ async def search_page(
     view.add_item(PageButton(page - 1, owner, "p", disabled=page == 1))
     view.add_item(PageButton(page + 1, owner, "n", disabled=page == pages))
     return embed, view
-
-
-def _marks(interaction: discord.Interaction[Any], answer: Answer) -> list[list[tuple[int, int]]]:
-    answerer = gate.services(interaction).answerer_for(interaction.guild_id)
-    return [answerer.highlights(c.quote) for c in answer.results]
-
-
-def answer_embed(interaction: discord.Interaction[Any], answer: Answer) -> discord.Embed:
-    return render.answer_embed(answer, _marks(interaction, answer))
 
 
 def answer_view(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import multiprocessing
+import os
 import re
 import time
 import unicodedata
@@ -385,6 +386,8 @@ def _await_result(receiver: Any, limits: IngestLimits) -> tuple[str, Any] | None
 
 def _worker(conn: Any, target: Extractor, filename: str, data: bytes, limits: IngestLimits) -> None:
     """Child process: preload parsers, cap memory, signal ready, send back plain data."""
+    with suppress(OSError, AttributeError):
+        os.nice(10)  # parsing yields the CPU to the bot that started it
     try:
         import pypdf  # noqa: F401  (imported before the clock starts)
         import trafilatura  # noqa: F401

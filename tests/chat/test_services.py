@@ -37,11 +37,12 @@ MAX_STALL = 0.5
 
 def big_text(chars: int) -> bytes:
     words = "the keeper logged storms tides lamps ships harbour night".split()
-    paragraphs = []
-    n = 0
-    while sum(map(len, paragraphs)) < chars:
+    paragraphs: list[str] = []
+    n = size = 0
+    while size < chars:
         sentence = " ".join(words[(n + i) % len(words)] for i in range(12))
         paragraphs.append(f"Entry {n}: {sentence.capitalize()} in {1800 + n % 200}.")
+        size += len(paragraphs[-1]) + 2
         n += 1
     return "\n\n".join(paragraphs).encode()[:chars]
 

@@ -56,8 +56,9 @@ class Answers(commands.Cog):
         reply_to: int | None = None,
     ) -> None:
         await interaction.response.defer(ephemeral=private, thinking=True)
-        answer = await self.services.ask(
+        answer, embed = await self.services.ask(
             question,
+            render.answer_embed,
             guild_id=interaction.guild_id,
             user_id=interaction.user.id,
             k=await self.services.results(interaction.guild_id),
@@ -66,9 +67,7 @@ class Answers(commands.Cog):
         view = views.answer_view(
             answer, private=private, owner_id=interaction.user.id, reply_to=reply_to
         )
-        await interaction.edit_original_response(
-            embed=views.answer_embed(interaction, answer), view=view
-        )
+        await interaction.edit_original_response(embed=embed, view=view)
 
     @app_commands.command(name="ask", description="Answer with verbatim, cited quotes")
     @app_commands.describe(
@@ -176,15 +175,14 @@ class Answers(commands.Cog):
         question = re.sub(rf"<@!?{me}>", " ", message.content).strip()
         if not question:
             raise gate.UserError(EMPTY_MENTION)
-        answer = await self.services.ask(
+        answer, embed = await self.services.ask(
             question,
+            render.answer_embed,
             guild_id=guild_id,
             user_id=message.author.id,
             k=await self.services.results(guild_id),
             via="mention",
         )
-        marks = self.services.answerer_for(guild_id)
-        embed = render.answer_embed(answer, [marks.highlights(c.quote) for c in answer.results])
         view = views.answer_view(answer, private=False, owner_id=message.author.id)
         await message.channel.send(
             embed=embed,
