@@ -34,7 +34,7 @@ from bot.core.index import IndexSettings
 from bot.core.ingest import IngestLimits
 from bot.core.library import CollectionSpec, Library
 from bot.store import Store
-from tests.chat.discord_double import DoubleThread, GuildSpec, make_user
+from tests.chat.discord_double import DoubleThread, GuildSpec, RecordedRequest, make_user
 
 QUESTIONS = [
     "How many children were exploited in Rotherham?",
@@ -135,15 +135,16 @@ async def one_round(n: int, uploads: int, upload_chars: int) -> dict[str, float]
             beats_before = len(double.heartbeats)
             t0 = time.perf_counter()
             await side.acall(dispatch_all(asks))
-            edits = await side.acall(
-                double.wait_for_requests(
-                    n,
-                    lambda r: r.params.get("token") in ask_tokens,
-                    method="PATCH",
-                    path=r"/webhooks/\d+/[^/]+/messages/@original",
-                    timeout=120,
-                )
-            )
+
+            def final(r: RecordedRequest) -> bool:
+                """The answer, or Discord refusing a callback that came too late."""
+                if r.params.get("token") not in ask_tokens:
+                    return False
+                late = r.route.endswith("/callback") and r.status >= 400
+                return late or (r.method == "PATCH" and r.route.endswith("/@original"))
+
+            finals = await side.acall(double.wait_for_requests(n, final, timeout=120))
+            edits = [r for r in finals if r.method == "PATCH"]
             wall = time.perf_counter() - t0
             last_answer = max(r.timestamp for r in edits)
             added = await side.acall(
@@ -159,9 +160,10 @@ async def one_round(n: int, uploads: int, upload_chars: int) -> dict[str, float]
             stop.set()
             stall = await monitor
             records = [double.interactions[int(i["id"])] for i in asks]
-            acks = [(r.responded_at or 0) - r.dispatched_at for r in records]
+            acks = [r.responded_at - r.dispatched_at for r in records if r.responded_at]
             done = {r.params["token"]: r.timestamp for r in edits}
-            answers = [done[r.token] - r.dispatched_at for r in records]
+            answers = [done[r.token] - r.dispatched_at for r in records if r.token in done]
+            expired = n - len(edits)
             beats = [h.received_at for h in double.heartbeats[beats_before:]]
             gaps = [b - a for a, b in itertools.pairwise(beats)] or [0.0]
             failed = [r for r in double.requests if r.status >= 400]
@@ -175,15 +177,18 @@ async def one_round(n: int, uploads: int, upload_chars: int) -> dict[str, float]
         "ack_p50": statistics.median(acks),
         "ack_p99": pct(acks, 0.99),
         "ack_max": max(acks),
-        "answer_p50": statistics.median(answers),
-        "answer_p99": pct(answers, 0.99),
-        "answer_max": max(answers),
+        "ack_1s": sum(a <= 1.0 for a in acks) / n,
+        "answer_p50": statistics.median(answers) if answers else 0.0,
+        "answer_p99": pct(answers, 0.99) if answers else 0.0,
+        "answer_max": max(answers, default=0.0),
+        "answer_3s": sum(a <= 3.0 for a in answers) / n,
         "wall": wall,
         "pending": pending,
         "uploads_wall": uploads_wall,
         "stall": stall,
         "heartbeat_gap": max(gaps),
-        "errors": len(failed) + len(not_added),
+        "expired": expired,
+        "errors": len(failed) - expired + len(not_added),
     }
 
 
@@ -201,16 +206,18 @@ async def main() -> None:
     )
     print(
         "| round | ack p50 ms | ack p99 ms | ack max ms | answer p50 ms | answer p99 ms "
-        "| answer max ms | uploads still parsing at last answer | all uploads done s "
+        "| answer max ms | acked ≤1 s | answered ≤3 s | expired (>3 s) "
+        "| uploads still parsing at last answer | all uploads done s "
         "| max loop stall ms | max heartbeat gap ms | errors |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in range(1, args.rounds + 1):
         r = await one_round(args.n, args.uploads, args.upload_chars)
         ms = {k: v * 1000 for k, v in r.items()}
         print(
             f"| {n} | {ms['ack_p50']:.0f} | {ms['ack_p99']:.0f} | {ms['ack_max']:.0f} "
             f"| {ms['answer_p50']:.0f} | {ms['answer_p99']:.0f} | {ms['answer_max']:.0f} "
+            f"| {r['ack_1s']:.0%} | {r['answer_3s']:.0%} | {r['expired']:.0f} "
             f"| {r['pending']:.0f} of {args.uploads} | {r['uploads_wall']:.1f} "
             f"| {ms['stall']:.0f} | {ms['heartbeat_gap']:.0f} | {r['errors']:.0f} |"
         )

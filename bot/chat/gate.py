@@ -32,6 +32,7 @@ COOLDOWN_REPLY = "You're asking quickly: please wait {seconds} s before the next
 NOT_ALLOWED = "You need Manage Server, or an admin role this server set, to change its corpus."
 GUILD_ONLY = "Corpus and settings commands work inside a server."
 ADMIN_GROUPS = frozenset({"corpus", "settings"})
+EXPIRED_INTERACTION = 10062  # Discord's "Unknown interaction": answered too late
 
 
 class UserError(app_commands.AppCommandError):
@@ -113,6 +114,10 @@ async def send(
 
 async def on_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """The one error path for commands and buttons."""
+    original = getattr(error, "original", error)
+    if isinstance(original, discord.NotFound) and original.code == EXPIRED_INTERACTION:
+        log.warning("interaction %s expired before it was answered", interaction.id)
+        return  # nobody is left to tell
     await send(interaction, reply_for(error))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot.chat.client import VerbatimBot
@@ -54,3 +55,16 @@ async def test_errors_reach_the_user_as_a_fixed_message_and_the_log(answerer, ca
         assert reply.json["content"] == ERROR_REPLY
         assert "disk on fire" in caplog.text
         await double.stop_client(bot)
+
+
+async def test_an_expired_interaction_is_logged_not_answered(running, caplog):
+    double, _ = running
+    double.interaction_timeout = 0.0  # every callback arrives too late
+    inter = double.make_slash_interaction("ask", {"question": "Operation Linden"})
+    with caplog.at_level(logging.WARNING):
+        await double.dispatch("INTERACTION_CREATE", inter)
+        await double.wait_for_request(method="POST", path=r"/interactions/\d+/[^/]+/callback")
+        await asyncio.sleep(0.2)
+    assert "expired before it was answered" in caplog.text
+    assert "interaction failed" not in caplog.text
+    assert len(double.requests_for(inter)) == 1  # no second try at an error reply
