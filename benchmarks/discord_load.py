@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import statistics
 import sys
 import tempfile
@@ -208,9 +209,9 @@ async def main() -> None:
         "| round | ack p50 ms | ack p99 ms | ack max ms | answer p50 ms | answer p99 ms "
         "| answer max ms | acked ≤1 s | answered ≤3 s | expired (>3 s) "
         "| uploads still parsing at last answer | all uploads done s "
-        "| max loop stall ms | max heartbeat gap ms | errors |"
+        "| max loop stall ms | max heartbeat gap ms | errors | machine load (1 min) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in range(1, args.rounds + 1):
         r = await one_round(args.n, args.uploads, args.upload_chars)
         ms = {k: v * 1000 for k, v in r.items()}
@@ -219,11 +220,13 @@ async def main() -> None:
             f"| {ms['answer_p50']:.0f} | {ms['answer_p99']:.0f} | {ms['answer_max']:.0f} "
             f"| {r['ack_1s']:.0%} | {r['answer_3s']:.0%} | {r['expired']:.0f} "
             f"| {r['pending']:.0f} of {args.uploads} | {r['uploads_wall']:.1f} "
-            f"| {ms['stall']:.0f} | {ms['heartbeat_gap']:.0f} | {r['errors']:.0f} |"
+            f"| {ms['stall']:.0f} | {ms['heartbeat_gap']:.0f} | {r['errors']:.0f} "
+            f"| {os.getloadavg()[0]:.1f} |"
         )
     print(
         "\n(goals: every ack within 1,000 ms, every answer within 3,000 ms; heartbeat "
-        "interval 250 ms; upload_workers 2, search_threads 2)"
+        "interval 250 ms; upload_workers 2, search_threads 2, http_connections 64; "
+        f"{os.cpu_count()} CPUs)"
     )
 
 

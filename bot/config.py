@@ -102,6 +102,9 @@ class DiscordConfig(BaseModel):
     search_threads: int = Field(
         default=2, ge=1, le=32, description="worker threads for searches (about one per core)"
     )
+    http_connections: int = Field(
+        default=64, ge=1, le=1000, description="connections to Discord's API at once"
+    )
     upload_workers: int = Field(
         default=2, ge=1, le=16, description="uploads parsed at once, over all servers"
     )

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -60,6 +61,12 @@ class VerbatimBot(commands.AutoShardedBot):
         self.config = config
         self.services = Services(config, answerer_for, library, store)
         self._follower: asyncio.Task[None] | None = None
+
+    async def login(self, token: str) -> None:
+        """Log in with a bounded pool of HTTP connections: a burst of interactions then
+        reuses connections instead of opening (and, with Discord, handshaking) one each."""
+        self.http.connector = aiohttp.TCPConnector(limit=self.config.http_connections)
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         admin = self.services.library is not None and self.services.store is not None

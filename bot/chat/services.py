@@ -65,9 +65,6 @@ class Settings:
             self._cache[guild_id] = cached
         return cached
 
-    def cached(self, guild_id: int | None) -> GuildSettings | None:
-        return GuildSettings() if guild_id is None else self._cache.get(guild_id)
-
     def forget(self, guild_id: int | None) -> None:
         if guild_id is not None:
             self._cache.pop(guild_id, None)
