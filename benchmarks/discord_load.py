@@ -148,13 +148,17 @@ async def one_round(n: int, uploads: int, upload_chars: int) -> dict[str, float]
             edits = [r for r in finals if r.method == "PATCH"]
             wall = time.perf_counter() - t0
             last_answer = max(r.timestamp for r in edits)
-            added = await side.acall(
-                double.wait_for_requests(
-                    uploads,
-                    lambda r: r.params.get("token") in add_tokens,
-                    method="PATCH",
-                    timeout=600,
+            added = (
+                await side.acall(
+                    double.wait_for_requests(
+                        uploads,
+                        lambda r: r.params.get("token") in add_tokens,
+                        method="PATCH",
+                        timeout=600,
+                    )
                 )
+                if uploads
+                else []
             )
             uploads_wall = time.perf_counter() - t_uploads
             pending = sum(r.timestamp > last_answer for r in added)
