@@ -213,9 +213,9 @@ class Services:
         library = self.require_library()
         lock = self._server_locks.setdefault(guild_id, asyncio.Lock())
         async with lock, self._upload_slots:
-            self._check_room(guild_id, new_documents=1)
+            loop = asyncio.get_running_loop()  # (measuring the collection reads all its text)
+            await loop.run_in_executor(self._uploads, self._check_room, guild_id, 1)
             data = await self.download(url, library.limits.max_bytes)
-            loop = asyncio.get_running_loop()
             return await loop.run_in_executor(
                 self._uploads, self._store_upload, guild_id, filename, data, overrides
             )
