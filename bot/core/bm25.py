@@ -1,21 +1,36 @@
-"""A BM25 inverted index kept in flat arrays (CSR postings), scored per query in time
-proportional to the postings of the query's terms.
+"""BM25 over immutable segments, as Lucene and tantivy do.
 
-In ``okapi`` mode the scores equal rank-bm25's ``BM25Okapi.get_scores`` (to float rounding),
-flaws included: a two-document corpus scores zero, and words found in more than half of the
-documents get the epsilon floor. ``lucene`` mode uses Lucene's idf, ``log(1 + (N - n + .5) /
-(n + .5))``, which is always positive and strictly decreasing in ``n``.
+A :class:`Segment` holds the postings of a run of passages in flat arrays (CSR: per term, the
+sorted passage ids and term frequencies) plus each passage's length. A :class:`BM25Index` is
+a list of segments scored with statistics summed across them (number of passages, average
+length, document frequency), so its scores are exactly those of one segment built over the
+same passages, in the same order: segments can be built, cached and shared separately (the
+operator's corpus once for every server, each server's few documents on their own).
+
+In ``okapi`` mode the scores equal rank-bm25's ``BM25Okapi.get_scores`` (bit for bit on one
+segment), flaws included: a two-document corpus scores zero, and words found in more than half
+of the documents get the epsilon floor. ``lucene`` mode uses Lucene's idf, ``log(1 + (N - n +
+.5) / (n + .5))``, which is always positive and strictly decreasing in ``n``.
+
+Queries run in compiled code (:mod:`bot.core.kernels`) with exact MaxScore pruning and a
+bounded heap: time grows with the postings of the rarer query terms, not with the corpus.
 """
 
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from bot.core import kernels
+
+BUILD_CHUNK = 20_000  # passages turned into term ids at a time (bounds the token lists held)
 
 
 class BM25Settings(BaseModel):
@@ -27,9 +42,13 @@ class BM25Settings(BaseModel):
     idf: Literal["lucene", "okapi"] = "lucene"
 
 
-class BM25Index:
-    """Postings for ``n_docs`` documents. Immutable once built, so safe to share across
-    threads: every query allocates its own buffers."""
+class Segment:
+    """Postings of ``n_docs`` passages. Immutable; its arrays may be memory-mapped.
+
+    ``max_weight[t]`` bounds the term-frequency part of BM25 over term ``t``'s postings at
+    this segment's own average length (used for pruning; see :meth:`BM25Index.top`)."""
+
+    ARRAYS = ("terms", "indptr", "doc_ids", "tfs", "doc_len", "max_weight")
 
     def __init__(
         self,
@@ -38,117 +57,262 @@ class BM25Index:
         doc_ids: np.ndarray,
         tfs: np.ndarray,
         doc_len: np.ndarray,
-        settings: BM25Settings,
+        max_weight: np.ndarray,
     ) -> None:
-        self.terms = list(terms)
+        self.terms = terms if isinstance(terms, list) else list(terms)
         self.vocab = {t: i for i, t in enumerate(self.terms)}
-        self.indptr = indptr.astype(np.int64, copy=False)
-        self.doc_ids = doc_ids.astype(np.int32, copy=False)
-        self.tfs = tfs.astype(np.int32, copy=False)
-        self.doc_len = doc_len.astype(np.int32, copy=False)
-        self.settings = settings
-        self.n_docs = len(self.doc_len)
-        self.df = np.diff(self.indptr)
-        self._sorted_terms: list[str] | None = None
-        self.idf = _idf(self.df, self.n_docs, settings)
-        # Per-posting term-frequency part of BM25, in float64 so okapi scores match rank-bm25.
-        k1, b = settings.k1, settings.b
-        avgdl = float(self.doc_len.sum()) / self.n_docs if self.n_docs else 1.0
-        norm = k1 * (1.0 - b + b * self.doc_len.astype(np.float64) / (avgdl or 1.0))
-        tf = self.tfs.astype(np.float64)
-        self.weights = tf * (k1 + 1.0) / (tf + norm[self.doc_ids])
+        self.indptr = indptr
+        self.doc_ids = doc_ids
+        self.tfs = tfs
+        self.doc_len = doc_len
+        self.max_weight = max_weight
+        self.n_docs = len(doc_len)
+        self.total_len = int(doc_len.sum(dtype=np.int64))
+        self.avgdl = self.total_len / self.n_docs if self.total_len else 1.0
 
     @classmethod
-    def build(cls, documents: Iterable[Sequence[str]], settings: BM25Settings) -> BM25Index:
+    def build(cls, documents: Iterable[Sequence[str]], settings: BM25Settings) -> Segment:
+        """Postings of tokenised passages. Tokens become ids chunk by chunk through one dict
+        (C-level ``map``, no Python call per token); postings come from a compiled counting
+        sort, so memory peaks at a few bytes per token."""
         vocab: dict[str, int] = {}
-        lengths: list[int] = []
-        chunks: list[np.ndarray] = []
-        for doc in documents:
-            lengths.append(len(doc))
-            chunks.append(np.fromiter((vocab.setdefault(t, len(vocab)) for t in doc), np.int64))
-        n_docs = len(lengths)
-        doc_len = np.asarray(lengths, dtype=np.int32)
-        term_ids = np.concatenate(chunks) if chunks else np.zeros(0, np.int64)
-        owners = np.repeat(np.arange(n_docs, dtype=np.int64), doc_len)
-        # Sort (term, doc) pairs and count repeats: postings sorted by term, then document.
-        keys, tfs = np.unique(term_ids * max(n_docs, 1) + owners, return_counts=True)
-        post_terms = keys // max(n_docs, 1)
-        doc_ids = (keys % max(n_docs, 1)).astype(np.int32)
-        indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(post_terms, minlength=len(vocab)), out=indptr[1:])
-        return cls(list(vocab), indptr, doc_ids, tfs, doc_len, settings)
+        ids: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        docs = iter(documents)
+        while chunk := list(itertools.islice(docs, BUILD_CHUNK)):
+            flat = list(itertools.chain.from_iterable(chunk))
+            fresh = list(_unseen(flat, vocab))
+            vocab.update(zip(fresh, range(len(vocab), len(vocab) + len(fresh)), strict=True))
+            ids.append(np.fromiter(map(vocab.__getitem__, flat), np.int32, len(flat)))
+            lengths.append(np.fromiter(map(len, chunk), np.int32, len(chunk)))
+            del chunk, flat
+        term_ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+        del ids
+        doc_len = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
+        total = int(doc_len.sum(dtype=np.int64))
+        avgdl = total / len(doc_len) if total else 1.0
+        indptr, doc_ids, tfs, max_weight = kernels.postings(
+            term_ids, doc_len, len(vocab), settings.k1, settings.b, avgdl
+        )
+        return cls(list(vocab), indptr, doc_ids, tfs, doc_len, max_weight)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The index as flat arrays, for saving; ``BM25Index(**arrays, settings=...)``
-        rebuilds it."""
+        """The segment as flat arrays, for saving; :meth:`from_arrays` reads them back."""
+        blob = "\n".join(self.terms).encode()
         return {
-            "terms": np.asarray(self.terms, dtype=np.str_),
+            "terms": np.frombuffer(blob, np.uint8),
             "indptr": self.indptr,
             "doc_ids": self.doc_ids,
             "tfs": self.tfs,
             "doc_len": self.doc_len,
+            "max_weight": self.max_weight,
         }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Segment:
+        blob = bytes(arrays["terms"]).decode()
+        terms = blob.split("\n") if len(arrays["indptr"]) > 1 else []
+        return cls(terms, *(arrays[name] for name in cls.ARRAYS[1:]))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays().values())
+
+    @cached_property
+    def sorted_terms(self) -> list[str]:
+        return sorted(self.terms)
+
+    def df(self, term: str) -> int:
+        t = self.vocab.get(term)
+        return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
+
+
+def _unseen(tokens: list[str], vocab: dict[str, int]) -> Iterator[str]:
+    """Distinct tokens not yet in ``vocab``, in order of first appearance."""
+    return (t for t in dict.fromkeys(tokens) if t not in vocab)
+
+
+class Vocabulary(Mapping[str, int]):
+    """The terms of several segments as one mapping (term -> id, ids numbered segment after
+    segment; a term keeps its id in the first segment that has it), without copying them."""
+
+    def __init__(self, segments: Sequence[Segment]) -> None:
+        self._segments = segments
+
+    def __contains__(self, term: object) -> bool:
+        return any(term in s.vocab for s in self._segments)
+
+    def __getitem__(self, term: str) -> int:
+        base = 0
+        for s in self._segments:
+            t = s.vocab.get(term)
+            if t is not None:
+                return base + t
+            base += len(s.terms)
+        raise KeyError(term)
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for n, s in enumerate(self._segments):
+            for term in s.terms:
+                if n == 0 or term not in seen:
+                    seen.add(term)
+                    yield term
+
+    def __len__(self) -> int:
+        return self._len
+
+    @cached_property
+    def _len(self) -> int:
+        return sum(1 for _ in self)
+
+
+class BM25Index:
+    """BM25 over segments, with statistics summed across them. Immutable, so safe to share
+    across threads: every query allocates only its own small buffers (k and the query's
+    terms), never anything the size of the corpus."""
+
+    def __init__(self, segments: Sequence[Segment], settings: BM25Settings) -> None:
+        self.segments = tuple(segments)
+        self.settings = settings
+        self.n_docs = sum(s.n_docs for s in self.segments)
+        total = sum(s.total_len for s in self.segments)
+        self.avgdl = total / self.n_docs if total else 1.0
+        self.bases = np.cumsum([0, *(s.n_docs for s in self.segments)])[:-1].tolist()
+        one = len(self.segments) == 1
+        self.vocab: Mapping[str, int] = self.segments[0].vocab if one else Vocabulary(segments)
+        self._okapi_floor = self._okapi_epsilon() if settings.idf == "okapi" else 0.0
+
+    @classmethod
+    def build(cls, documents: Iterable[Sequence[str]], settings: BM25Settings) -> BM25Index:
+        return cls([Segment.build(documents, settings)], settings)
+
+    @property
+    def terms(self) -> Sequence[str]:
+        if len(self.segments) == 1:
+            return self.segments[0].terms
+        return list(self.vocab)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(s.nbytes for s in self.segments)
+
+    # -- idf ---------------------------------------------------------------------------
+
+    def _okapi_epsilon(self) -> float:
+        """rank-bm25's floor for negative idfs: epsilon times the average idf over every
+        term of the corpus (across segments: each term once, with its summed frequency)."""
+        dfs = self.segments[0].indptr[1:] - self.segments[0].indptr[:-1]
+        if len(self.segments) > 1:
+            merged = dict(zip(self.segments[0].terms, dfs.tolist(), strict=True))
+            for s in self.segments[1:]:
+                counts = (s.indptr[1:] - s.indptr[:-1]).tolist()
+                for term, df in zip(s.terms, counts, strict=True):
+                    merged[term] = merged.get(term, 0) + df
+            dfs = np.fromiter(merged.values(), np.int64, len(merged))
+        if not len(dfs):
+            return 0.0
+        raw = _raw_okapi_idf(dfs, self.n_docs)
+        return self.settings.epsilon * sum(raw.tolist()) / len(raw)
+
+    def _idf(self, dfs: np.ndarray) -> np.ndarray:
+        if self.settings.idf == "lucene":
+            df = dfs.astype(np.float64)
+            return np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
+        idf = _raw_okapi_idf(dfs, self.n_docs)
+        idf[idf < 0] = self._okapi_floor
+        return idf
+
+    def df(self, term: str) -> int:
+        """How many passages contain ``term``, over every segment."""
+        return sum(s.df(term) for s in self.segments)
 
     def term_idf(self, term: str) -> float:
         """idf of a term; a term absent from the index weighs as much as the rarest term can
         (one found in a single document)."""
-        tid = self.vocab.get(term)
-        if tid is not None:
-            return float(self.idf[tid])
-        return float(_idf(np.ones(1, np.int64), max(self.n_docs, 1), self.settings)[0])
+        return float(self._idf(np.asarray([max(self.df(term), 1)]))[0])
 
     def prefix_relatives(self, term: str, min_len: int, limit: int = 8) -> tuple[str, ...]:
         """Index terms of at least ``min_len`` characters that extend ``term`` or that
         ``term`` extends: a cheap fallback for words whose exact stem is not indexed."""
         if len(term) < min_len:
             return ()
-        if self._sorted_terms is None:
-            self._sorted_terms = sorted(self.terms)
-        ordered = self._sorted_terms
-        lo = bisect.bisect_left(ordered, term)
-        hi = bisect.bisect_left(ordered, term + "\U0010ffff")
-        longer = ordered[lo : min(hi, lo + limit)]
+        longer: set[str] = set()
+        for s in self.segments:
+            ordered = s.sorted_terms
+            lo = bisect.bisect_left(ordered, term)
+            hi = bisect.bisect_left(ordered, term + "\U0010ffff")
+            longer.update(ordered[lo : min(hi, lo + limit)])
         shorter = [
             term[:n] for n in range(len(term) - 1, min_len - 1, -1) if term[:n] in self.vocab
         ]
-        return tuple(dict.fromkeys([*shorter, *longer]))[:limit]
+        return tuple(dict.fromkeys([*shorter, *sorted(longer)[:limit]]))[:limit]
 
-    def scores(self, query: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(document ids, scores) of the documents that contain a query term. Repeated query
-        terms count as often as they appear, as in rank-bm25."""
+    # -- scoring -----------------------------------------------------------------------
+
+    def _query(self, query: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The query's indexed terms (distinct, in order of first appearance), their idf, and
+        the query's positions as indexes into that list (repeats count, as in rank-bm25)."""
         counts = Counter(query)
-        found = [(self.vocab[t], c) for t, c in counts.items() if t in self.vocab]
-        if not found:
-            return np.zeros(0, np.int32), np.zeros(0, np.float64)
-        if len(found) == 1:
-            tid, c = found[0]
-            lo, hi = self.indptr[tid], self.indptr[tid + 1]
-            return self.doc_ids[lo:hi], (c * self.idf[tid]) * self.weights[lo:hi]
-        # Per-query buffers (thread safety); marking matches beats np.unique over the
-        # concatenated postings by 4-5x (benchmarks/bm25_speed.py).
-        acc = np.zeros(self.n_docs, dtype=np.float64)
-        hit = np.zeros(self.n_docs, dtype=bool)
-        for tid, c in found:
-            lo, hi = self.indptr[tid], self.indptr[tid + 1]
-            ids = self.doc_ids[lo:hi]
-            acc[ids] += (c * self.idf[tid]) * self.weights[lo:hi]
-            hit[ids] = True
-        ids = np.flatnonzero(hit)
-        return ids, acc[ids]
+        terms = [t for t in counts if t in self.vocab]
+        index = {t: i for i, t in enumerate(terms)}
+        positions = np.asarray([index[t] for t in query if t in index], np.int64)
+        idf = self._idf(np.asarray([self.df(t) for t in terms], np.int64))
+        return terms, idf, positions
 
     def top(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best (document id, score) among documents matching a query term, best
         first; ties go to the lower id."""
-        ids, scores = self.scores(query)
-        if len(ids) == 0 or k <= 0:
+        terms, idf, positions = self._query(query)
+        if not terms or k <= 0:
             return []
-        if len(ids) > k:
-            # Keep everything tied with the k-th best, so the tie-break below is exact.
-            kth = -np.partition(-scores, k - 1)[k - 1]
-            keep = np.flatnonzero(scores >= kth)
-            ids, scores = ids[keep], scores[keep]
-        order = np.lexsort((ids, -scores))[:k]
-        return [(int(ids[i]), float(scores[i])) for i in order]
+        counts = np.bincount(positions, minlength=len(terms)).astype(np.float64)
+        heap_s = np.empty(k, np.float64)
+        heap_d = np.empty(k, np.int64)
+        size = 0
+        s = self.settings
+        for seg, base in zip(self.segments, self.bases, strict=True):
+            tids = [seg.vocab.get(t, -1) for t in terms]
+            lo = np.asarray([seg.indptr[t] if t >= 0 else 0 for t in tids], np.int64)
+            hi = np.asarray([seg.indptr[t + 1] if t >= 0 else 0 for t in tids], np.int64)
+            if not (hi > lo).any():
+                continue
+            bound = self._bounds(seg, tids, idf, counts)
+            order = np.argsort(bound, kind="stable")
+            rank = np.empty_like(order)
+            rank[order] = np.arange(len(order))
+            size = kernels.search(
+                seg.doc_ids,
+                seg.tfs,
+                seg.doc_len,
+                lo[order],
+                hi[order],
+                idf[order],
+                counts[order],
+                bound[order],
+                rank[positions],
+                s.k1,
+                s.b,
+                self.avgdl,
+                base,
+                heap_s,
+                heap_d,
+                size,
+            )
+        found = sorted(zip((-heap_s[:size]).tolist(), heap_d[:size].tolist(), strict=True))
+        return [(d, -neg) for neg, d in found]
+
+    def _bounds(
+        self, seg: Segment, tids: list[int], idf: np.ndarray, counts: np.ndarray
+    ) -> np.ndarray:
+        """Upper bound of each query term's contribution to a score in ``seg``. A segment's
+        ``max_weight`` was taken at its own average length; at a larger average every weight
+        grows by at most the ratio of the averages (the length norm shrinks by at most it)."""
+        if (idf <= 0).any():  # okapi's floor can go negative: no pruning then
+            return np.full(len(tids), np.inf)
+        grow = max(1.0, self.avgdl / seg.avgdl) * (1.0 + 1e-6)  # float32 max_weight
+        weights = np.asarray([seg.max_weight[t] if t >= 0 else 0.0 for t in tids], np.float64)
+        return idf * counts * weights * grow
 
     def postings(self, term: str) -> np.ndarray:
         """Ids of the documents holding ``term``, ascending (empty for an unknown term)."""
@@ -161,18 +325,20 @@ class BM25Index:
         """Scores of every document, like rank-bm25's ``get_scores`` (for tests and
         benchmarks; answering uses :meth:`top`)."""
         out = np.zeros(self.n_docs, dtype=np.float64)
-        ids, scores = self.scores(query)
-        out[ids] = scores
+        terms, idf, positions = self._query(query)
+        s = self.settings
+        for p in positions.tolist():
+            for seg, base in zip(self.segments, self.bases, strict=True):
+                t = seg.vocab.get(terms[p])
+                if t is not None:
+                    lo, hi = int(seg.indptr[t]), int(seg.indptr[t + 1])
+                    kernels.add_scores(
+                        out, seg.doc_ids, seg.tfs, seg.doc_len, lo, hi, idf[p], s.k1, s.b,
+                        self.avgdl, base,
+                    )  # fmt: skip
         return out
 
 
-def _idf(df: np.ndarray, n_docs: int, settings: BM25Settings) -> np.ndarray:
-    df = df.astype(np.float64)
-    if settings.idf == "lucene":
-        return np.log1p((n_docs - df + 0.5) / (df + 0.5))
-    idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-    if len(idf):
-        # rank-bm25: the average is taken over the raw idfs, then negative ones are floored.
-        eps = settings.epsilon * sum(idf.tolist()) / len(idf)
-        idf[idf < 0] = eps
-    return idf
+def _raw_okapi_idf(dfs: np.ndarray, n_docs: int) -> np.ndarray:
+    df = dfs.astype(np.float64)
+    return np.log(n_docs - df + 0.5) - np.log(df + 0.5)

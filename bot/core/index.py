@@ -1,13 +1,24 @@
 """The searchable index of a set of documents: passages as flat span arrays, a BM25 index
 over them, and an on-disk cache keyed by the documents' content and every setting that shapes
-the index. The cache is written atomically and rebuilt whenever its key changes."""
+the index.
+
+An index is one or more immutable *segments* (:class:`SearchIndex.join`), as in Lucene: the
+operator's collections and each server's own documents are built, cached and memory-mapped
+separately, and a server's view joins them without copying; BM25 sums the statistics across
+segments, so scores are those of one index over the same passages. The cache is one file
+per segment, written atomically and rebuilt whenever its key changes.
+"""
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+import os
+from array import array
+from collections import ChainMap
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 
@@ -16,13 +27,16 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.analysis import AnalysisSettings, Analyzer
 from bot.core.atomic import write_atomic
-from bot.core.bm25 import BM25Index, BM25Settings
+from bot.core.bm25 import BM25Index, BM25Settings, Segment
 from bot.core.models import Document, Passage
 from bot.core.segment import SegmentSettings, passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+PASSAGE_ARRAYS = ("p_doc", "p_start", "p_end", "p_para")
+ALIGN = 64
+MAGIC = b"VBTMIDX2"  # 8 bytes at the start of every cache file
 Progress = Callable[[int, int], None]
 
 
@@ -34,19 +48,42 @@ class IndexSettings(BaseModel):
     bm25: BM25Settings = BM25Settings()
 
 
+class Joined(Sequence[int]):
+    """Several integer arrays read as one (a joined index's passage arrays), each part's
+    values shifted by its offset, without copying them."""
+
+    def __init__(self, parts: Sequence[np.ndarray], shifts: Sequence[int]) -> None:
+        self._parts = parts
+        self._shifts = shifts
+        self._starts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if not isinstance(i, int | np.integer):
+            return np.concatenate([p + s for p, s in zip(self._parts, self._shifts, strict=True)])[
+                i
+            ]
+        i = int(i) + (len(self) if i < 0 else 0)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        n = bisect.bisect_right(self._starts, i) - 1
+        return int(self._parts[n][i - self._starts[n]]) + self._shifts[n]
+
+
 class SearchIndex:
     """Immutable once built: safe to query from several threads at once."""
 
     def __init__(
         self,
         documents: Sequence[Document],
-        passage_arrays: dict[str, np.ndarray],
+        passage_arrays: Mapping[str, np.ndarray],
         bm25: BM25Index,
         settings: IndexSettings,
         key: str,
     ) -> None:
         self.documents = tuple(documents)
-        self.by_id = {d.id: d for d in self.documents}
         self.p_doc = passage_arrays["p_doc"]
         self.p_start = passage_arrays["p_start"]
         self.p_end = passage_arrays["p_end"]
@@ -55,6 +92,13 @@ class SearchIndex:
         self.settings = settings
         self.analyzer = Analyzer(settings.analysis)
         self.key = key
+        self.segments: tuple[SearchIndex, ...] = (self,)
+
+    @cached_property
+    def by_id(self) -> Mapping[str, Document]:
+        if len(self.segments) > 1:
+            return ChainMap(*(s.by_id for s in self.segments))
+        return {d.id: d for d in self.documents}
 
     def __len__(self) -> int:
         return len(self.p_doc)
@@ -66,41 +110,70 @@ class SearchIndex:
         settings: IndexSettings | None = None,
         progress: Progress | None = None,
     ) -> SearchIndex:
+        """One segment over ``documents``. Passages are tokenised as the postings are built,
+        a chunk at a time, so the token lists of the whole corpus never coexist."""
         settings = settings or IndexSettings()
         analyzer = Analyzer(settings.analysis)
-        p_doc: list[int] = []
-        p_start: list[int] = []
-        p_end: list[int] = []
-        p_para: list[int] = []
-        token_lists: list[list[str]] = []
-        for i, doc in enumerate(documents):
-            for unit in passages(doc.text, settings.passages):
-                p_doc.append(i)
-                p_start.append(unit.start)
-                p_end.append(unit.end)
-                p_para.append(unit.paragraph)
-                token_lists.append(analyzer.terms(doc.text, unit.start, unit.end))
-            if progress:
-                progress(i + 1, len(documents))
+        cols = {name: array("q") for name in PASSAGE_ARRAYS}
+
+        def token_lists() -> Iterator[list[str]]:
+            for i, doc in enumerate(documents):
+                for unit in passages(doc.text, settings.passages):
+                    cols["p_doc"].append(i)
+                    cols["p_start"].append(unit.start)
+                    cols["p_end"].append(unit.end)
+                    cols["p_para"].append(unit.paragraph)
+                    yield analyzer.terms(doc.text, unit.start, unit.end)
+                if progress:
+                    progress(i + 1, len(documents))
+
+        postings = Segment.build(token_lists(), settings.bm25)
         arrays = {
-            "p_doc": np.asarray(p_doc, dtype=np.int32),
-            "p_start": np.asarray(p_start, dtype=np.int64),
-            "p_end": np.asarray(p_end, dtype=np.int64),
-            "p_para": np.asarray(p_para, dtype=np.int32),
+            "p_doc": np.asarray(cols["p_doc"], dtype=np.int32),
+            "p_start": np.asarray(cols["p_start"], dtype=np.int64),
+            "p_end": np.asarray(cols["p_end"], dtype=np.int64),
+            "p_para": np.asarray(cols["p_para"], dtype=np.int32),
         }
-        bm25 = BM25Index.build(token_lists, settings.bm25)
+        bm25 = BM25Index([postings], settings.bm25)
         return cls(documents, arrays, bm25, settings, cache_key(documents, settings))
+
+    @classmethod
+    def join(cls, parts: Sequence[SearchIndex]) -> SearchIndex:
+        """One index over the segments of ``parts`` (single-segment indexes, same settings),
+        scored as one index over all their passages; nothing is copied."""
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            raise ValueError("an index needs at least one segment")
+        settings = parts[0].settings
+        doc_shifts = np.cumsum([0, *(len(p.documents) for p in parts)])[:-1].tolist()
+        zeros = [0] * len(parts)
+        arrays = {
+            n: Joined([getattr(p, n) for p in parts], doc_shifts if n == "p_doc" else zeros)
+            for n in PASSAGE_ARRAYS
+        }
+        bm25 = BM25Index([s for p in parts for s in p.bm25.segments], settings.bm25)
+        documents = [d for p in parts for d in p.documents]
+        key = hashlib.sha256("".join(p.key for p in parts).encode()).hexdigest()
+        joined = cls(documents, arrays, bm25, settings, key)  # type: ignore[arg-type]
+        joined.segments = tuple(parts)
+        return joined
 
     def passages_of(self, doc_id: str) -> int:
         """How many passages a document has."""
-        i = next((n for n, d in enumerate(self.documents) if d.id == doc_id), None)
-        return 0 if i is None else int((self.p_doc == i).sum())
+        for seg in self.segments:
+            i = next((n for n, d in enumerate(seg.documents) if d.id == doc_id), None)
+            if i is not None:
+                return int((np.asarray(seg.p_doc) == i).sum())
+        return 0
 
     @cached_property
     def nbytes(self) -> int:
         """Memory held by the index arrays (the index never changes, so measured once)."""
-        arrays = [self.p_doc, self.p_start, self.p_end, self.p_para, *self.bm25.arrays().values()]
-        return sum(a.nbytes for a in arrays) + self.bm25.weights.nbytes
+        return sum(
+            sum(np.asarray(getattr(s, n)).nbytes for n in PASSAGE_ARRAYS) + s.bm25.nbytes
+            for s in self.segments
+        )
 
     def passage(self, i: int) -> Passage:
         return Passage(
@@ -114,42 +187,72 @@ class SearchIndex:
         return self.documents[int(self.p_doc[i])]
 
     def save(self, path: Path) -> None:
-        """Write the index to ``path`` atomically (temp file, fsync, rename)."""
+        """Write a single-segment index to ``path`` atomically (temp file, fsync, rename),
+        laid out so :meth:`load` can memory-map it."""
+        (postings,) = self.bm25.segments
         arrays = {
-            "p_doc": self.p_doc,
-            "p_start": self.p_start,
-            "p_end": self.p_end,
-            "p_para": self.p_para,
-            "key": np.asarray(self.key),
-            **self.bm25.arrays(),
+            **{n: np.asarray(getattr(self, n)) for n in PASSAGE_ARRAYS},
+            **postings.arrays(),
         }
-        write_atomic(path, lambda fh: np.savez(fh, **arrays))
+        write_atomic(path, lambda fh: _write_arrays(fh, arrays, self.key))
 
     @classmethod
     def load(
         cls, path: Path, documents: Sequence[Document], settings: IndexSettings
     ) -> SearchIndex | None:
-        """The cached index at ``path`` if it was built from exactly these documents and
-        settings; None when it is missing, stale or unreadable."""
+        """The cached index at ``path``, memory-mapped, if it was built from exactly these
+        documents and settings; None when it is missing, stale or unreadable."""
         key = cache_key(documents, settings)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if str(data["key"]) != key:
-                    return None
-                arrays = {name: data[name] for name in data.files}
-        except (OSError, KeyError, ValueError) as exc:
+            arrays = _read_arrays(path, key)
+        except (OSError, KeyError, ValueError, TypeError) as exc:
             if path.exists():
                 log.warning("index cache %s is unreadable (%s); rebuilding", path, exc)
             return None
-        bm25 = BM25Index(
-            arrays["terms"].tolist(),
-            arrays["indptr"],
-            arrays["doc_ids"],
-            arrays["tfs"],
-            arrays["doc_len"],
-            settings.bm25,
-        )
+        if arrays is None:
+            return None
+        bm25 = BM25Index([Segment.from_arrays(arrays)], settings.bm25)
         return cls(documents, arrays, bm25, settings, key)
+
+
+def _write_arrays(fh, arrays: Mapping[str, np.ndarray], key: str) -> None:
+    """A magic, a JSON header (key, and each array's dtype, shape and offset), then the arrays,
+    each aligned to 64 bytes."""
+    layout, offset = {}, 0
+    for name, a in arrays.items():
+        layout[name] = [a.dtype.str, list(a.shape), offset]
+        offset += -(-a.nbytes // ALIGN) * ALIGN
+    header = json.dumps({"key": key, "arrays": layout}).encode()
+    start = -(-(16 + len(header)) // ALIGN) * ALIGN
+    fh.write(MAGIC + len(header).to_bytes(8, "little") + header)
+    fh.write(b"\0" * (start - 16 - len(header)))
+    for a in arrays.values():
+        fh.write(np.ascontiguousarray(a).tobytes())
+        fh.write(b"\0" * (-(-a.nbytes // ALIGN) * ALIGN - a.nbytes))
+
+
+def _read_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
+    total = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        if fh.read(8) != MAGIC:
+            raise ValueError("not an index cache file")
+        size = int.from_bytes(fh.read(8), "little")
+        if size > total:
+            raise ValueError("truncated header")
+        header = json.loads(fh.read(size))
+    if header.get("key") != key:
+        return None
+    start = -(-(16 + size) // ALIGN) * ALIGN
+    raw = np.memmap(path, dtype=np.uint8, mode="r") if total > start else np.zeros(0, np.uint8)
+    out = {}
+    for name, (dtype, shape, offset) in header["arrays"].items():
+        dt = np.dtype(dtype)
+        n = int(np.prod(shape, dtype=np.int64)) * dt.itemsize
+        lo = start + offset
+        if lo + n > total:
+            raise ValueError(f"truncated at {name}")
+        out[name] = raw[lo : lo + n].view(dt).reshape(shape) if n else np.zeros(shape, dt)
+    return out
 
 
 def cache_key(documents: Sequence[Document], settings: IndexSettings) -> str:
@@ -160,6 +263,14 @@ def cache_key(documents: Sequence[Document], settings: IndexSettings) -> str:
     return h.hexdigest()
 
 
+def cache_path(cache_dir: Path, documents: Sequence[Document], settings: IndexSettings) -> Path:
+    """``index-<collections>-<key>.bin``: the collections part lets pruning keep the latest
+    files of every collection (the operator's and each server's) side by side."""
+    names = sorted({d.collection for d in documents})
+    group = hashlib.sha256("\0".join(names).encode()).hexdigest()[:12]
+    return cache_dir / f"index-{group}-{cache_key(documents, settings)[:32]}.bin"
+
+
 def load_or_build(
     documents: Sequence[Document],
     settings: IndexSettings,
@@ -168,7 +279,7 @@ def load_or_build(
 ) -> tuple[SearchIndex, bool]:
     """The index for these documents, from the cache when fresh. Returns (index, from_cache)."""
     if cache_dir is not None:
-        path = cache_dir / f"index-{cache_key(documents, settings)[:32]}.npz"
+        path = cache_path(cache_dir, documents, settings)
         cached = SearchIndex.load(path, documents, settings)
         if cached is not None:
             return cached, True
@@ -177,14 +288,17 @@ def load_or_build(
         try:
             index.save(path)
             _prune(cache_dir, keep=path)
+            return SearchIndex.load(path, documents, settings) or index, False
         except OSError as exc:
             log.warning("could not write index cache %s: %s", cache_dir, exc)
     return index, False
 
 
-def _prune(cache_dir: Path, keep: Path, max_files: int = 8) -> None:
-    """Keep the cache folder small: drop the oldest index files beyond ``max_files``."""
-    files = sorted(cache_dir.glob("index-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in files[max_files:]:
+def _prune(cache_dir: Path, keep: Path, per_group: int = 2) -> None:
+    """Keep the cache folder small: of the files of ``keep``'s collections, only the newest
+    ``per_group`` (other collections' files are left alone)."""
+    group = keep.name.rsplit("-", 1)[0]
+    files = sorted(cache_dir.glob(f"{group}-*.bin"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in [*files[per_group:], *cache_dir.glob("index-*.npz")]:  # .npz: format 1
         if old != keep:
             old.unlink(missing_ok=True)

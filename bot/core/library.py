@@ -3,7 +3,10 @@
 :func:`open_corpus` opens one folder (the command line). :class:`Library` holds the bot's
 collections: the operator's, from the config, and each server's own, under the data folder.
 A server answers from the operator collections assigned to it plus its own; each distinct set
-of collections is a *view* with its own index. Changes are serialised by a lock, rebuilt off
+of collections is a *view*. Every collection is one index segment, built (or memory-mapped
+from the cache) once and shared by every view that includes it; a view joins its segments
+without copying them, so a server's upload rebuilds only that server's small segment. Changes
+are serialised by a lock, rebuilt off
 the event loop by the caller's thread, and swapped in with one assignment, so questions keep
 being answered from the previous views during a rebuild, and a failed change leaves them
 serving.
@@ -23,7 +26,7 @@ from bot.core import collection as folders
 from bot.core.answers import Answerer, AnswerSettings
 from bot.core.atomic import sweep_temp_files
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
-from bot.core.index import IndexSettings, Progress, load_or_build
+from bot.core.index import IndexSettings, Progress, SearchIndex, load_or_build
 from bot.core.ingest import IngestLimits, extract_isolated
 from bot.core.models import Document
 
@@ -90,6 +93,9 @@ class Library:
         self.limits = limits or IngestLimits()
         self._collections: dict[str, Collection] = {}
         self._views: dict[tuple[str, ...], Answerer] = {}
+        # Segments by (collection, ids of documents left out because an earlier collection of
+        # the view has them), built from that collection's documents at the time.
+        self._segments: dict[tuple[str, frozenset[str]], tuple[Collection, SearchIndex]] = {}
         self._write = threading.Lock()
 
     # -- reading (any thread, never blocks on a change) ----------------------------------
@@ -215,22 +221,39 @@ class Library:
         self._views = {**self._views, **views}
         self._collections = collections
         self._views = views  # drop views no server reaches any more
+        live = {id(s) for answerer in views.values() for s in answerer.index.segments}
+        self._segments = {k: v for k, v in self._segments.items() if id(v[1]) in live}
 
     def _build_views(
         self, keys: Sequence[tuple[str, ...]], collections: dict[str, Collection]
     ) -> dict[tuple[str, ...], Answerer]:
         built = {}
         for key in keys:
-            docs: list[Document] = []
+            parts: list[SearchIndex] = []
             seen: set[str] = set()
             for name in key:
-                for doc in collections[name].documents if name in collections else ():
-                    if doc.id not in seen:  # the first collection to use an id keeps it
-                        seen.add(doc.id)
-                        docs.append(doc)
-            index, _ = load_or_build(docs, self.index_settings, self.cache_dir)
-            built[key] = Answerer(index, self.answer_settings)
+                coll = collections.get(name)
+                if coll is None or not coll.documents:
+                    continue
+                # the first collection to use an id keeps it
+                hidden = frozenset(d.id for d in coll.documents if d.id in seen)
+                seen.update(d.id for d in coll.documents)
+                parts.append(self._segment(coll, hidden))
+            if not parts:
+                parts.append(load_or_build([], self.index_settings, None)[0])
+            built[key] = Answerer(SearchIndex.join(parts), self.answer_settings)
         return built
+
+    def _segment(self, coll: Collection, hidden: frozenset[str]) -> SearchIndex:
+        """The collection's segment, shared by every view; rebuilt only when its documents
+        changed."""
+        known = self._segments.get((coll.name, hidden))
+        if known is not None and known[0].documents == coll.documents:
+            return known[1]
+        docs = [d for d in coll.documents if d.id not in hidden]
+        index, _ = load_or_build(docs, self.index_settings, self.cache_dir)
+        self._segments[(coll.name, hidden)] = (coll, index)
+        return index
 
 
 def _read(name: str, folder: Path, server: int | None) -> Collection:

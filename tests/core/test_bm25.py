@@ -1,9 +1,10 @@
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from bot.core.bm25 import BM25Index, BM25Settings
+from bot.core.bm25 import BM25Index, BM25Settings, Segment
 
 words = st.sampled_from([f"w{i}" for i in range(25)])
 corpora = st.lists(st.lists(words, min_size=0, max_size=30), min_size=1, max_size=40).filter(
@@ -77,5 +78,58 @@ def test_unknown_terms_score_nothing_and_weigh_as_much_as_the_rarest():
 def test_arrays_round_trip():
     docs = [["a", "b", "a"], ["c"], [], ["b", "c"]]
     index = BM25Index.build(docs, BM25Settings())
-    again = BM25Index(**index.arrays(), settings=index.settings)
+    again = BM25Index([Segment.from_arrays(index.segments[0].arrays())], index.settings)
     np.testing.assert_array_equal(again.get_scores(["a", "c"]), index.get_scores(["a", "c"]))
+    assert again.top(["a", "c"], 3) == index.top(["a", "c"], 3)
+
+
+queries = st.lists(st.sampled_from([f"w{i}" for i in range(30)]), min_size=1, max_size=6)
+
+
+def ranked(scores: np.ndarray, matching: set[int], k: int) -> list[tuple[int, float]]:
+    order = sorted(matching, key=lambda i: (-scores[i], i))[:k]
+    return [(i, float(scores[i])) for i in order]
+
+
+@settings(max_examples=300, deadline=None)
+@given(corpora, queries, st.integers(1, 12), st.sampled_from(["okapi", "lucene"]))
+def test_pruned_top_k_equals_sorting_every_score(docs, query, k, idf):
+    # MaxScore skips documents; the result must be exactly the full sort's, ties to lower id.
+    index = BM25Index.build(docs, BM25Settings(idf=idf))
+    matching = {i for i, d in enumerate(docs) if set(d) & set(query)}
+    assert index.top(query, k) == ranked(index.get_scores(query), matching, k)
+
+
+@settings(max_examples=100, deadline=None)
+@given(corpora, queries)
+def test_okapi_top_k_is_rank_bm25s_bit_for_bit(docs, query):
+    reference = BM25Okapi(docs).get_scores(query)
+    index = BM25Index.build(docs, BM25Settings(idf="okapi"))
+    matching = {i for i, d in enumerate(docs) if set(d) & set(query)}
+    assert index.top(query, 10) == ranked(reference, matching, 10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(corpora, queries, st.integers(1, 4), st.sampled_from(["okapi", "lucene"]), st.data())
+def test_segments_score_like_one_index_over_the_same_passages(docs, query, n, idf, data):
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(docs)), min_size=n - 1, max_size=n - 1)))
+    pieces = [docs[a:b] for a, b in zip([0, *cuts], [*cuts, len(docs)], strict=True)]
+    conf = BM25Settings(idf=idf)
+    one = BM25Index.build(docs, conf)
+    split = BM25Index([Segment.build(p, conf) for p in pieces], conf)
+    assert split.n_docs == one.n_docs and split.avgdl == one.avgdl
+    # okapi's epsilon floor averages idf over the vocabulary: summed in another order
+    np.testing.assert_allclose(split.get_scores(query), one.get_scores(query), rtol=1e-12)
+    got, want = split.top(query, 5), one.top(query, 5)
+    assert [d for d, _ in got] == [d for d, _ in want] or idf == "okapi"
+    np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-12)
+    assert all((t in split.vocab) == (t in one.vocab) for t in query)
+    assert all(split.term_idf(t) == pytest.approx(one.term_idf(t), rel=1e-12) for t in query)
+    assert len(split.vocab) == len(one.vocab)
+
+
+def test_prefix_relatives_look_in_every_segment():
+    conf = BM25Settings()
+    split = BM25Index([Segment.build([["police"]], conf), Segment.build([["polic"]], conf)], conf)
+    assert split.prefix_relatives("polic", 4) == ("polic", "police")
+    assert split.prefix_relatives("policem", 4) == ("police", "polic")

@@ -1,3 +1,5 @@
+import numpy as np
+
 from bot.core.corpus import default_corpus_dir, load_folder
 from bot.core.index import IndexSettings, SearchIndex, cache_key, load_or_build
 from bot.core.models import Document
@@ -28,8 +30,10 @@ def test_cache_round_trip_and_invalidation(tmp_path):
 def test_corrupt_cache_is_rebuilt(tmp_path):
     corpus = docs(5)
     load_or_build(corpus, IndexSettings(), tmp_path)
-    for f in tmp_path.glob("index-*.npz"):
-        f.write_bytes(b"not a zip file")
+    files = list(tmp_path.glob("index-*.bin"))
+    assert files
+    for f in files:
+        f.write_bytes(b"not an index")
     index, cached = load_or_build(corpus, IndexSettings(), tmp_path)
     assert not cached and len(index) > 0
     assert not list(tmp_path.glob(".tmp-*"))
@@ -55,3 +59,23 @@ def test_passages_point_into_their_documents():
         doc = index.by_id[p.doc_id]
         text = doc.text[p.start : p.end]
         assert text and text == text.strip()
+
+
+def test_joined_segments_answer_like_one_index():
+    corpus = docs(40)
+    one = SearchIndex.build(corpus)
+    joined = SearchIndex.join([SearchIndex.build(corpus[:25]), SearchIndex.build(corpus[25:])])
+    assert len(joined) == len(one) and joined.documents == one.documents
+    assert [joined.passage(i) for i in range(len(one))] == [one.passage(i) for i in range(len(one))]
+    assert joined.document_of(len(one) - 1) == one.document_of(len(one) - 1)
+    assert joined.by_id["d30"] == one.by_id["d30"]
+    assert joined.passages_of("d30") == one.passages_of("d30") >= 1
+    for query in (["offic"], ["paragraph", "3"], ["report", "offic", "39"]):
+        assert joined.bm25.top(query, 10) == one.bm25.top(query, 10)
+
+
+def test_cache_is_memory_mapped(tmp_path):
+    load_or_build(docs(20), IndexSettings(), tmp_path)
+    loaded, cached = load_or_build(docs(20), IndexSettings(), tmp_path)
+    assert cached
+    assert isinstance(loaded.bm25.segments[0].doc_ids.base, np.memmap)

@@ -206,3 +206,26 @@ def test_killed_mid_rebuild_then_restart_keeps_every_document(tmp_path):
         assert doc.text in {"Harbour records from 1850.", "Lighthouse records."} or (
             doc.collection == "default"
         )
+
+
+def test_servers_share_the_operator_segment_and_uploads_rebuild_only_their_own(
+    tmp_path, monkeypatch
+):
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    import bot.core.library as library_module
+
+    real, built = library_module.load_or_build, []
+
+    def spy(documents, *args, **kwargs):
+        built.append({d.collection for d in documents})
+        return real(documents, *args, **kwargs)
+
+    monkeypatch.setattr(library_module, "load_or_build", spy)
+    lib.add_upload(B, "a.txt", b"Harbour records from 1850.", {"title": "Harbours"})
+    assert built == [{f"server-{B}"}]
+    a, b, other = (lib.answerer_for(g).index for g in (A, B, 333))
+    assert a.segments[0] is b.segments[0] is other
+    assert len(a.segments) == len(b.segments) == 2
+    assert lib.answerer_for(B).answer("harbour records").answered
+    assert "harbours" in b.by_id and "harbours" not in a.by_id

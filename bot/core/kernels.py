@@ -1,0 +1,233 @@
+"""Compiled loops of the BM25 index (numba), over its flat arrays.
+
+* :func:`postings`: turn the term ids of every token (passage by passage) into CSR postings
+  (documents and term frequencies per term) with a counting sort, in linear time.
+* :func:`search`: the best ``k`` documents of one segment for a query, document at a time with
+  MaxScore pruning: query terms are ordered by their score upper bound, and once the k-th best
+  score exceeds the bounds of the weakest terms, those terms only *check* the candidates
+  found by the others (skipping ahead with galloping search) instead of proposing their own.
+  Pruning never changes the result: a document is skipped only when its upper bound cannot
+  beat the k-th best (ties go to the lower id, and ids only grow).
+
+Every score is summed in query order, term by term, with rank-bm25's arithmetic:
+``idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))``, so ``okapi`` scores are
+bit-for-bit those of ``BM25Okapi.get_scores``. Compiled on first use and cached on disk
+(``cache=True``); ``nogil`` so searches on several threads run in parallel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Relative slack on upper bounds, far above float rounding (a few ulps), far below anything
+# that would make pruning weaker in practice.
+SLACK = 1e-9
+
+
+@njit(cache=True, nogil=True, inline="always")
+def tf_weight(tf: float, dl: float, k1: float, b: float, avgdl: float) -> float:
+    return tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * dl / avgdl))
+
+
+@njit(cache=True, nogil=True)
+def postings(term_ids, doc_len, n_terms, k1, b, avgdl):
+    """CSR postings from the term id of every token, passages one after another
+    (``doc_len`` tokens each). Returns (indptr, doc_ids, tfs, max_weight) where
+    ``max_weight[t]`` is the largest BM25 term-frequency part among term ``t``'s postings."""
+    n_tokens = term_ids.shape[0]
+    starts = np.zeros(n_terms + 1, np.int64)
+    for i in range(n_tokens):
+        starts[term_ids[i] + 1] += 1
+    for t in range(n_terms):
+        starts[t + 1] += starts[t]
+    # Scatter each token's passage into its term's run: passages arrive in order, so every
+    # run is sorted and repeats of a (term, passage) pair are adjacent.
+    fill = starts[:-1].copy()
+    owners = np.empty(n_tokens, np.int32)
+    pos = 0
+    for d in range(doc_len.shape[0]):
+        for _ in range(doc_len[d]):
+            t = term_ids[pos]
+            owners[fill[t]] = d
+            fill[t] += 1
+            pos += 1
+    # Collapse repeats in place into (passage, count).
+    tfs = np.empty(n_tokens, np.uint16)
+    indptr = np.zeros(n_terms + 1, np.int64)
+    max_weight = np.zeros(n_terms, np.float32)
+    out = 0
+    for t in range(n_terms):
+        i, end = starts[t], starts[t + 1]
+        best = 0.0
+        while i < end:
+            d = owners[i]
+            j = i + 1
+            while j < end and owners[j] == d:
+                j += 1
+            count = min(j - i, 65535)
+            owners[out] = d
+            tfs[out] = count
+            w = tf_weight(float(count), float(doc_len[d]), k1, b, avgdl)
+            if w > best:
+                best = w
+            out += 1
+            i = j
+        indptr[t + 1] = out
+        max_weight[t] = best
+    return indptr, owners[:out].copy(), tfs[:out].copy(), max_weight
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _gallop(doc_ids, pos, hi, target):
+    """First position in ``doc_ids[pos:hi]`` (sorted) whose id is >= target."""
+    step = 1
+    lo = pos
+    while pos < hi and doc_ids[pos] < target:
+        lo = pos + 1
+        pos += step
+        step *= 2
+    if pos > hi:
+        pos = hi
+    while lo < pos:
+        mid = (lo + pos) // 2
+        if doc_ids[mid] < target:
+            lo = mid + 1
+        else:
+            pos = mid
+    return pos
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _worse(s1, d1, s2, d2):
+    return s1 < s2 or (s1 == s2 and d1 > d2)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift_down(heap_s, heap_d, size, i):
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            return
+        child = left
+        right = left + 1
+        if right < size and _worse(heap_s[right], heap_d[right], heap_s[left], heap_d[left]):
+            child = right
+        if _worse(heap_s[child], heap_d[child], heap_s[i], heap_d[i]):
+            heap_s[i], heap_s[child] = heap_s[child], heap_s[i]
+            heap_d[i], heap_d[child] = heap_d[child], heap_d[i]
+            i = child
+        else:
+            return
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _sift_up(heap_s, heap_d, i):
+    while i > 0:
+        parent = (i - 1) // 2
+        if _worse(heap_s[i], heap_d[i], heap_s[parent], heap_d[parent]):
+            heap_s[i], heap_s[parent] = heap_s[parent], heap_s[i]
+            heap_d[i], heap_d[parent] = heap_d[parent], heap_d[i]
+            i = parent
+        else:
+            return
+
+
+@njit(cache=True, nogil=True)
+def search(
+    doc_ids,
+    tfs,
+    doc_len,
+    lo,
+    hi,
+    idf,
+    count,
+    bound,
+    positions,
+    k1,
+    b,
+    avgdl,
+    base,
+    heap_s,
+    heap_d,
+    size,
+):
+    """Push the documents of one segment into a bounded min-heap of the best ``k`` (its
+    capacity), returning the heap's new size. Terms ``0..m-1`` (``lo``/``hi``: their postings,
+    ``idf``, ``count``: times in the query, ``bound``: upper bound of their contribution) are
+    sorted by ascending bound;
+    ``positions`` lists the query's terms in query order (repeats included), by index.
+    Document ids are offset by ``base``; the heap may already hold earlier segments' best."""
+    m = lo.shape[0]
+    k = heap_s.shape[0]
+    cur = lo.copy()
+    contrib = np.zeros(m)
+    prefix = np.empty(m)  # prefix[i]: bound of terms 0..i together
+    acc = 0.0
+    for i in range(m):
+        acc += bound[i]
+        prefix[i] = acc * (1.0 + SLACK)
+    first = 0  # terms first..m-1 are essential: a document must contain one to be a candidate
+    threshold = -np.inf
+    if size == k:
+        threshold = heap_s[0]
+        while first < m and prefix[first] < threshold:
+            first += 1
+    while first < m:
+        cand = np.int64(2**62)
+        for i in range(first, m):
+            if cur[i] < hi[i] and doc_ids[cur[i]] < cand:
+                cand = doc_ids[cur[i]]
+        if cand == 2**62:
+            break
+        dl = float(doc_len[cand])
+        partial = 0.0
+        for i in range(m):
+            contrib[i] = 0.0
+        for i in range(first, m):
+            p = cur[i]
+            if p < hi[i] and doc_ids[p] == cand:
+                contrib[i] = idf[i] * tf_weight(float(tfs[p]), dl, k1, b, avgdl)
+                partial += count[i] * contrib[i]
+                cur[i] = p + 1
+        skip = False
+        for i in range(first - 1, -1, -1):
+            if (partial + prefix[i]) * (1.0 + SLACK) < threshold:
+                skip = True
+                break
+            p = _gallop(doc_ids, cur[i], hi[i], cand)
+            cur[i] = p
+            if p < hi[i] and doc_ids[p] == cand:
+                contrib[i] = idf[i] * tf_weight(float(tfs[p]), dl, k1, b, avgdl)
+                partial += count[i] * contrib[i]
+                cur[i] = p + 1
+        if skip:
+            continue
+        score = 0.0
+        for j in range(positions.shape[0]):
+            score += contrib[positions[j]]
+        doc = cand + base
+        if size < k:
+            heap_s[size] = score
+            heap_d[size] = doc
+            _sift_up(heap_s, heap_d, size)
+            size += 1
+        elif score > heap_s[0]:
+            heap_s[0] = score
+            heap_d[0] = doc
+            _sift_down(heap_s, heap_d, size, 0)
+        else:
+            continue
+        if size == k:
+            threshold = heap_s[0]
+            while first < m and prefix[first] < threshold:
+                first += 1
+    return size
+
+
+@njit(cache=True, nogil=True)
+def add_scores(out, doc_ids, tfs, doc_len, lo, hi, idf, k1, b, avgdl, base):
+    """Add one query term's contribution to every document's score (``out``, by id)."""
+    for p in range(lo, hi):
+        d = doc_ids[p]
+        out[base + d] += idf * tf_weight(float(tfs[p]), float(doc_len[d]), k1, b, avgdl)
