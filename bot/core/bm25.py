@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
+from math import log, log1p
 from typing import Literal
 
 import numpy as np
@@ -202,26 +202,28 @@ class BM25Index:
     def _okapi_epsilon(self) -> float:
         """rank-bm25's floor for negative idfs: epsilon times the average idf over every
         term of the corpus (across segments: each term once, with its summed frequency)."""
-        dfs = self.segments[0].indptr[1:] - self.segments[0].indptr[:-1]
+        dfs = (self.segments[0].indptr[1:] - self.segments[0].indptr[:-1]).tolist()
         if len(self.segments) > 1:
-            merged = dict(zip(self.segments[0].terms, dfs.tolist(), strict=True))
+            merged = dict(zip(self.segments[0].terms, dfs, strict=True))
             for s in self.segments[1:]:
                 counts = (s.indptr[1:] - s.indptr[:-1]).tolist()
                 for term, df in zip(s.terms, counts, strict=True):
                     merged[term] = merged.get(term, 0) + df
-            dfs = np.fromiter(merged.values(), np.int64, len(merged))
-        if not len(dfs):
+            dfs = list(merged.values())
+        if not dfs:
             return 0.0
-        raw = _raw_okapi_idf(dfs, self.n_docs)
-        return self.settings.epsilon * sum(raw.tolist()) / len(raw)
+        n = self.n_docs
+        return (
+            self.settings.epsilon * sum(log(n - df + 0.5) - log(df + 0.5) for df in dfs) / len(dfs)
+        )
 
-    def _idf(self, dfs: np.ndarray) -> np.ndarray:
+    def idf(self, df: int) -> float:
+        """idf of a term found in ``df`` passages (rank-bm25's arithmetic in okapi mode)."""
+        n = self.n_docs
         if self.settings.idf == "lucene":
-            df = dfs.astype(np.float64)
-            return np.log1p((self.n_docs - df + 0.5) / (df + 0.5))
-        idf = _raw_okapi_idf(dfs, self.n_docs)
-        idf[idf < 0] = self._okapi_floor
-        return idf
+            return log1p((n - df + 0.5) / (df + 0.5))
+        idf = log(n - df + 0.5) - log(df + 0.5)
+        return self._okapi_floor if idf < 0 else idf
 
     def df(self, term: str) -> int:
         """How many passages contain ``term``, over every segment."""
@@ -230,7 +232,7 @@ class BM25Index:
     def term_idf(self, term: str) -> float:
         """idf of a term; a term absent from the index weighs as much as the rarest term can
         (one found in a single document)."""
-        return float(self._idf(np.asarray([max(self.df(term), 1)]))[0])
+        return self.idf(max(self.df(term), 1))
 
     def prefix_relatives(self, term: str, min_len: int, limit: int = 8) -> tuple[str, ...]:
         """Index terms of at least ``min_len`` characters that extend ``term`` or that
@@ -250,50 +252,58 @@ class BM25Index:
 
     # -- scoring -----------------------------------------------------------------------
 
-    def _query(self, query: Sequence[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def _query(self, query: Sequence[str]) -> tuple[list[str], list[float], list[int]]:
         """The query's indexed terms (distinct, in order of first appearance), their idf, and
         the query's positions as indexes into that list (repeats count, as in rank-bm25)."""
-        counts = Counter(query)
-        terms = [t for t in counts if t in self.vocab]
-        index = {t: i for i, t in enumerate(terms)}
-        positions = np.asarray([index[t] for t in query if t in index], np.int64)
-        idf = self._idf(np.asarray([self.df(t) for t in terms], np.int64))
-        return terms, idf, positions
+        index: dict[str, int] = {}
+        positions: list[int] = []
+        for t in query:
+            i = index.get(t)
+            if i is None:
+                if t not in self.vocab:
+                    continue
+                i = index[t] = len(index)
+            positions.append(i)
+        terms = list(index)
+        return terms, [self.idf(self.df(t)) for t in terms], positions
 
     def top(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best (document id, score) among documents matching a query term, best
         first; ties go to the lower id."""
-        terms, idf, positions = self._query(query)
+        terms, idfs, where = self._query(query)
         if not terms or k <= 0:
             return []
-        counts = np.bincount(positions, minlength=len(terms)).astype(np.float64)
+        idf = np.asarray(idfs)
+        counts = np.bincount(where, minlength=len(terms)).astype(np.float64)
+        positions = np.asarray(where, np.int64)
+        # okapi's floor can make an idf negative; bounds would not hold, so no pruning then
+        prune = min(idfs) > 0
         heap_s = np.empty(k, np.float64)
         heap_d = np.empty(k, np.int64)
         size = 0
         s = self.settings
         for seg, base in zip(self.segments, self.bases, strict=True):
             tids = [seg.vocab.get(t, -1) for t in terms]
-            lo = np.asarray([seg.indptr[t] if t >= 0 else 0 for t in tids], np.int64)
-            hi = np.asarray([seg.indptr[t + 1] if t >= 0 else 0 for t in tids], np.int64)
-            if not (hi > lo).any():
+            if max(tids) < 0:
                 continue
-            bound = self._bounds(seg, tids, idf, counts)
-            order = np.argsort(bound, kind="stable")
-            rank = np.empty_like(order)
-            rank[order] = np.arange(len(order))
+            # A segment's max_weight was taken at its own average length; at a larger
+            # average every weight grows by at most the ratio of the averages (the length
+            # norm shrinks by at most that much). 1e-6: max_weight is float32.
+            grow = max(1.0, self.avgdl / seg.avgdl) * (1.0 + 1e-6) if prune else 0.0
             size = kernels.search(
                 seg.doc_ids,
                 seg.tfs,
                 seg.doc_len,
-                lo[order],
-                hi[order],
-                idf[order],
-                counts[order],
-                bound[order],
-                rank[positions],
+                seg.indptr,
+                seg.max_weight,
+                np.asarray(tids, np.int64),
+                idf,
+                counts,
+                positions,
                 s.k1,
                 s.b,
                 self.avgdl,
+                grow,
                 base,
                 heap_s,
                 heap_d,
@@ -302,43 +312,19 @@ class BM25Index:
         found = sorted(zip((-heap_s[:size]).tolist(), heap_d[:size].tolist(), strict=True))
         return [(d, -neg) for neg, d in found]
 
-    def _bounds(
-        self, seg: Segment, tids: list[int], idf: np.ndarray, counts: np.ndarray
-    ) -> np.ndarray:
-        """Upper bound of each query term's contribution to a score in ``seg``. A segment's
-        ``max_weight`` was taken at its own average length; at a larger average every weight
-        grows by at most the ratio of the averages (the length norm shrinks by at most it)."""
-        if (idf <= 0).any():  # okapi's floor can go negative: no pruning then
-            return np.full(len(tids), np.inf)
-        grow = max(1.0, self.avgdl / seg.avgdl) * (1.0 + 1e-6)  # float32 max_weight
-        weights = np.asarray([seg.max_weight[t] if t >= 0 else 0.0 for t in tids], np.float64)
-        return idf * counts * weights * grow
-
-    def postings(self, term: str) -> np.ndarray:
-        """Ids of the documents holding ``term``, ascending (empty for an unknown term)."""
-        tid = self.vocab.get(term)
-        if tid is None:
-            return np.zeros(0, np.int32)
-        return self.doc_ids[self.indptr[tid] : self.indptr[tid + 1]]
-
     def get_scores(self, query: Sequence[str]) -> np.ndarray:
         """Scores of every document, like rank-bm25's ``get_scores`` (for tests and
         benchmarks; answering uses :meth:`top`)."""
         out = np.zeros(self.n_docs, dtype=np.float64)
-        terms, idf, positions = self._query(query)
+        terms, idfs, positions = self._query(query)
         s = self.settings
-        for p in positions.tolist():
+        for p in positions:
             for seg, base in zip(self.segments, self.bases, strict=True):
                 t = seg.vocab.get(terms[p])
                 if t is not None:
                     lo, hi = int(seg.indptr[t]), int(seg.indptr[t + 1])
                     kernels.add_scores(
-                        out, seg.doc_ids, seg.tfs, seg.doc_len, lo, hi, idf[p], s.k1, s.b,
+                        out, seg.doc_ids, seg.tfs, seg.doc_len, lo, hi, idfs[p], s.k1, s.b,
                         self.avgdl, base,
                     )  # fmt: skip
         return out
-
-
-def _raw_okapi_idf(dfs: np.ndarray, n_docs: int) -> np.ndarray:
-    df = dfs.astype(np.float64)
-    return np.log(n_docs - df + 0.5) - np.log(df + 0.5)

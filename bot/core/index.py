@@ -194,7 +194,7 @@ class SearchIndex:
             **{n: np.asarray(getattr(self, n)) for n in PASSAGE_ARRAYS},
             **postings.arrays(),
         }
-        write_atomic(path, lambda fh: _write_arrays(fh, arrays, self.key))
+        write_atomic(path, lambda fh: write_arrays(fh, arrays, self.key))
 
     @classmethod
     def load(
@@ -204,7 +204,7 @@ class SearchIndex:
         documents and settings; None when it is missing, stale or unreadable."""
         key = cache_key(documents, settings)
         try:
-            arrays = _read_arrays(path, key)
+            arrays = read_arrays(path, key)
         except (OSError, KeyError, ValueError, TypeError) as exc:
             if path.exists():
                 log.warning("index cache %s is unreadable (%s); rebuilding", path, exc)
@@ -215,7 +215,7 @@ class SearchIndex:
         return cls(documents, arrays, bm25, settings, key)
 
 
-def _write_arrays(fh, arrays: Mapping[str, np.ndarray], key: str) -> None:
+def write_arrays(fh, arrays: Mapping[str, np.ndarray], key: str) -> None:
     """A magic, a JSON header (key, and each array's dtype, shape and offset), then the arrays,
     each aligned to 64 bytes."""
     layout, offset = {}, 0
@@ -231,7 +231,7 @@ def _write_arrays(fh, arrays: Mapping[str, np.ndarray], key: str) -> None:
         fh.write(b"\0" * (-(-a.nbytes // ALIGN) * ALIGN - a.nbytes))
 
 
-def _read_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
+def read_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
     total = os.path.getsize(path)
     with open(path, "rb") as fh:
         if fh.read(8) != MAGIC:

@@ -138,30 +138,67 @@ def search(
     doc_ids,
     tfs,
     doc_len,
-    lo,
-    hi,
+    indptr,
+    max_weight,
+    tids,
     idf,
     count,
-    bound,
     positions,
     k1,
     b,
     avgdl,
+    grow,
     base,
     heap_s,
     heap_d,
     size,
 ):
     """Push the documents of one segment into a bounded min-heap of the best ``k`` (its
-    capacity), returning the heap's new size. Terms ``0..m-1`` (``lo``/``hi``: their postings,
-    ``idf``, ``count``: times in the query, ``bound``: upper bound of their contribution) are
-    sorted by ascending bound;
-    ``positions`` lists the query's terms in query order (repeats included), by index.
-    Document ids are offset by ``base``; the heap may already hold earlier segments' best."""
-    m = lo.shape[0]
+    capacity), returning the heap's new size. The query's distinct terms are ``tids`` (ids in
+    this segment, -1 if absent) with their ``idf`` and ``count`` (times in the query);
+    ``positions`` lists the query's terms in query order, repeats included, as indexes into
+    those arrays. A term's contribution is bounded by ``idf * count * max_weight * grow``
+    (``grow``: how much weights can exceed the segment's own ``max_weight``; 0 turns pruning
+    off). Document ids are offset by ``base``; the heap may hold earlier segments' best."""
+    n = tids.shape[0]
     k = heap_s.shape[0]
+    # The segment's terms, sorted by ascending bound (insertion sort: queries are short).
+    slot = np.empty(n, np.int64)  # slot[j]: where query term j sits in the sorted order
+    order = np.empty(n, np.int64)
+    bound = np.empty(n)
+    m = 0
+    for j in range(n):
+        slot[j] = -1
+        t = tids[j]
+        if t < 0 or indptr[t + 1] == indptr[t]:
+            continue
+        ub = np.inf if grow == 0.0 else idf[j] * count[j] * max_weight[t] * grow
+        i = m
+        while i > 0 and bound[i - 1] > ub:
+            bound[i] = bound[i - 1]
+            order[i] = order[i - 1]
+            i -= 1
+        bound[i] = ub
+        order[i] = j
+        m += 1
+    if m == 0:
+        return size
+    lo = np.empty(m, np.int64)
+    hi = np.empty(m, np.int64)
+    weight = np.empty(m)  # idf of the sorted terms
+    times = np.empty(m)
+    for i in range(m):
+        j = order[i]
+        slot[j] = i
+        lo[i] = indptr[tids[j]]
+        hi[i] = indptr[tids[j] + 1]
+        weight[i] = idf[j]
+        times[i] = count[j]
     cur = lo.copy()
-    contrib = np.zeros(m)
+    contrib = np.zeros(m + 1)  # contrib[m] stays 0: the slot of terms absent here
+    for j in range(n):
+        if slot[j] < 0:
+            slot[j] = m
     prefix = np.empty(m)  # prefix[i]: bound of terms 0..i together
     acc = 0.0
     for i in range(m):
@@ -187,8 +224,8 @@ def search(
         for i in range(first, m):
             p = cur[i]
             if p < hi[i] and doc_ids[p] == cand:
-                contrib[i] = idf[i] * tf_weight(float(tfs[p]), dl, k1, b, avgdl)
-                partial += count[i] * contrib[i]
+                contrib[i] = weight[i] * tf_weight(float(tfs[p]), dl, k1, b, avgdl)
+                partial += times[i] * contrib[i]
                 cur[i] = p + 1
         skip = False
         for i in range(first - 1, -1, -1):
@@ -198,14 +235,14 @@ def search(
             p = _gallop(doc_ids, cur[i], hi[i], cand)
             cur[i] = p
             if p < hi[i] and doc_ids[p] == cand:
-                contrib[i] = idf[i] * tf_weight(float(tfs[p]), dl, k1, b, avgdl)
-                partial += count[i] * contrib[i]
+                contrib[i] = weight[i] * tf_weight(float(tfs[p]), dl, k1, b, avgdl)
+                partial += times[i] * contrib[i]
                 cur[i] = p + 1
         if skip:
             continue
         score = 0.0
         for j in range(positions.shape[0]):
-            score += contrib[positions[j]]
+            score += contrib[slot[positions[j]]]
         doc = cand + base
         if size < k:
             heap_s[size] = score
