@@ -243,7 +243,7 @@ def read_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
     if header.get("key") != key:
         return None
     start = -(-(16 + size) // ALIGN) * ALIGN
-    raw = np.memmap(path, dtype=np.uint8, mode="r") if total > start else np.zeros(0, np.uint8)
+    raw = np.memmap(path, dtype=np.uint8, mode="c") if total > start else np.zeros(0, np.uint8)
     out = {}
     for name, (dtype, shape, offset) in header["arrays"].items():
         dt = np.dtype(dtype)
