@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import operator
+import sys
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -62,7 +63,8 @@ class Segment:
         doc_len: np.ndarray,
         max_weight: np.ndarray,
     ) -> None:
-        self.terms = terms if isinstance(terms, list) else list(terms)
+        # Interned: a term's string is shared by every segment that has it.
+        self.terms = list(map(sys.intern, terms))
         self.vocab = {t: i for i, t in enumerate(self.terms)}
         self.indptr = indptr
         self.doc_ids = doc_ids
@@ -117,9 +119,11 @@ class Segment:
         terms = blob.split("\n") if len(arrays["indptr"]) > 1 else []
         return cls(terms, *(arrays[name] for name in cls.ARRAYS[1:]))
 
-    @property
+    @cached_property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in self.arrays().values())
+        """Bytes of the segment's arrays, the terms counted as saved (UTF-8, one separator)."""
+        arrays = (self.indptr, self.doc_ids, self.tfs, self.doc_len, self.max_weight)
+        return sum(a.nbytes for a in arrays) + sum(map(len, self.terms)) + len(self.terms)
 
     @cached_property
     def sorted_terms(self) -> list[str]:

@@ -72,6 +72,35 @@ class Joined(Sequence[int]):
         return int(self._parts[n][i - self._starts[n]]) + self._shifts[n]
 
 
+class Chain(Sequence[Document]):
+    """The documents of several segments read as one sequence, without copying them."""
+
+    def __init__(self, parts: Sequence[Sequence[Document]]) -> None:
+        self._parts = parts
+        self._starts = np.cumsum([0, *(len(p) for p in parts)]).tolist()
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __iter__(self) -> Iterator[Document]:
+        for part in self._parts:
+            yield from part
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return tuple(self)[i]
+        i += len(self) if i < 0 else 0
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        n = bisect.bisect_right(self._starts, i) - 1
+        return self._parts[n][i - self._starts[n]]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class SearchIndex:
     """Immutable once built: safe to query from several threads at once."""
 
@@ -83,7 +112,7 @@ class SearchIndex:
         settings: IndexSettings,
         key: str,
     ) -> None:
-        self.documents = tuple(documents)
+        self.documents = documents if isinstance(documents, Chain) else tuple(documents)
         self.p_doc = passage_arrays["p_doc"]
         self.p_start = passage_arrays["p_start"]
         self.p_end = passage_arrays["p_end"]
@@ -153,7 +182,7 @@ class SearchIndex:
             for n in PASSAGE_ARRAYS
         }
         bm25 = BM25Index([s for p in parts for s in p.bm25.segments], settings.bm25)
-        documents = [d for p in parts for d in p.documents]
+        documents = Chain([p.documents for p in parts])
         key = hashlib.sha256("".join(p.key for p in parts).encode()).hexdigest()
         joined = cls(documents, arrays, bm25, settings, key)  # type: ignore[arg-type]
         joined.segments = tuple(parts)
