@@ -327,7 +327,7 @@ def time_queries(
 
 def build_process(args: argparse.Namespace) -> None:
     """Child process: generate the corpus, build one engine's index, print a JSON line."""
-    words = make_words(vocab_size(args.size), seed=args.seed)
+    words = make_words(args.words, seed=args.seed)
     docs = make_corpus(args.size, words, seed=args.seed + args.size)
     folder = Path(args.folder)
     make = build(args.build, docs, folder)
@@ -353,7 +353,7 @@ def build_process(args: argparse.Namespace) -> None:
     print(json.dumps(result), flush=True)
 
 
-def run_build(engine: str, size: int, folder: Path, seed: int) -> dict:
+def run_build(engine: str, size: int, folder: Path, args: argparse.Namespace) -> dict:
     cmd = [
         sys.executable,
         __file__,
@@ -364,7 +364,7 @@ def run_build(engine: str, size: int, folder: Path, seed: int) -> dict:
         "--folder",
         str(folder),
     ]
-    cmd += ["--seed", str(seed)]
+    cmd += ["--seed", str(args.seed), "--words", str(vocab_size(max(args.size_list)))]
     done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -382,7 +382,7 @@ def bench_size(n_docs: int, words: Sequence[str], args: argparse.Namespace) -> t
     builds = {}
     for engine in engines:
         log(f"{n_docs:,} passages: building {engine} in its own process ...")
-        builds[engine] = run_build(engine, n_docs, folder, args.seed)
+        builds[engine] = run_build(engine, n_docs, folder, args)
         log(f"  {builds[engine]}")
     docs = make_corpus(n_docs, words, seed=args.seed + n_docs) if "rank-bm25" in engines else None
     run = searchers(folder, engines, docs)
@@ -480,6 +480,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--build", choices=ENGINES, help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--folder", help=argparse.SUPPRESS)
+    p.add_argument("--words", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     args.engines = [e.strip() for e in args.engines.split(",")]
