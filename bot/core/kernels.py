@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+BLOCK = 64  # postings per block of block_max (block-max pruning)
 # Relative slack on upper bounds, far above float rounding (a few ulps), far below anything
 # that would make pruning weaker in practice.
 SLACK = 1e-9
@@ -56,6 +57,7 @@ def postings(term_ids, doc_len, n_terms, k1, b, avgdl):
     tfs = np.empty(n_tokens, np.uint16)
     indptr = np.zeros(n_terms + 1, np.int64)
     max_weight = np.zeros(n_terms, np.float32)
+    block_max = np.zeros((n_tokens + BLOCK - 1) // BLOCK, np.float32)
     out = 0
     for t in range(n_terms):
         i, end = starts[t], starts[t + 1]
@@ -71,11 +73,14 @@ def postings(term_ids, doc_len, n_terms, k1, b, avgdl):
             w = tf_weight(float(count), float(doc_len[d]), k1, b, avgdl)
             if w > best:
                 best = w
+            if w > block_max[out // BLOCK]:
+                block_max[out // BLOCK] = w
             out += 1
             i = j
         indptr[t + 1] = out
         max_weight[t] = best
-    return indptr, owners[:out].copy(), tfs[:out].copy(), max_weight
+    blocks = (out + BLOCK - 1) // BLOCK
+    return indptr, owners[:out].copy(), tfs[:out].copy(), max_weight, block_max[:blocks].copy()
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -140,6 +145,7 @@ def search(
     doc_len,
     indptr,
     max_weight,
+    block_max,
     tids,
     idf,
     count,
@@ -159,7 +165,10 @@ def search(
     ``positions`` lists the query's terms in query order, repeats included, as indexes into
     those arrays. A term's contribution is bounded by ``idf * count * max_weight * grow``
     (``grow``: how much weights can exceed the segment's own ``max_weight``; 0 turns pruning
-    off). Document ids are offset by ``base``; the heap may hold earlier segments' best."""
+    off), and within a block of postings by the same with ``block_max``: when the current
+    blocks of every essential term together cannot beat the k-th best, the search skips past
+    the first of those blocks to end. Document ids are offset by ``base``; the heap may hold
+    earlier segments' best."""
     n = tids.shape[0]
     k = heap_s.shape[0]
     # The segment's terms, sorted by ascending bound (insertion sort: queries are short).
@@ -187,6 +196,7 @@ def search(
     hi = np.empty(m, np.int64)
     weight = np.empty(m)  # idf of the sorted terms
     times = np.empty(m)
+    scale = np.empty(m)  # a posting's weight times scale bounds its term's contribution
     for i in range(m):
         j = order[i]
         slot[j] = i
@@ -194,6 +204,7 @@ def search(
         hi[i] = indptr[tids[j] + 1]
         weight[i] = idf[j]
         times[i] = count[j]
+        scale[i] = idf[j] * count[j] * grow
     cur = lo.copy()
     contrib = np.zeros(m + 1)  # contrib[m] stays 0: the slot of terms absent here
     for j in range(n):
@@ -217,6 +228,22 @@ def search(
                 cand = doc_ids[cur[i]]
         if cand == 2**62:
             break
+        if size == k and grow > 0.0:
+            # Block-max: bound every document up to the end of the nearest current block.
+            ub = prefix[first - 1] if first > 0 else 0.0
+            end = np.int64(2**62)
+            for i in range(first, m):
+                p = cur[i]
+                if p < hi[i]:
+                    block = p // BLOCK
+                    ub += scale[i] * block_max[block]
+                    last = doc_ids[min((block + 1) * BLOCK, hi[i]) - 1]
+                    if last < end:
+                        end = last
+            if ub * (1.0 + SLACK) < threshold:
+                for i in range(first, m):
+                    cur[i] = _gallop(doc_ids, cur[i], hi[i], end + 1)
+                continue
         dl = float(doc_len[cand])
         partial = 0.0
         for i in range(m):
@@ -268,3 +295,51 @@ def add_scores(out, doc_ids, tfs, doc_len, lo, hi, idf, k1, b, avgdl, base):
     for p in range(lo, hi):
         d = doc_ids[p]
         out[base + d] += idf * tf_weight(float(tfs[p]), float(doc_len[d]), k1, b, avgdl)
+
+
+@njit(cache=True, nogil=True)
+def accumulate(
+    doc_ids, tfs, doc_len, indptr, tids, idf, positions, k1, b, avgdl, acc, stamp, epoch, touched, n
+):
+    """Term at a time: add each query position's contribution to the documents of one segment
+    in ``acc`` (scratch, by document; a document is live in this query when its ``stamp``
+    equals ``epoch``, so nothing is cleared between queries), in query order as rank-bm25
+    does. Appends newly touched documents to ``touched[n:]``; returns the new ``n``."""
+    for j in range(positions.shape[0]):
+        q = positions[j]
+        t = tids[q]
+        if t < 0:
+            continue
+        w = idf[q]
+        for p in range(indptr[t], indptr[t + 1]):
+            d = doc_ids[p]
+            c = w * tf_weight(float(tfs[p]), float(doc_len[d]), k1, b, avgdl)
+            if stamp[d] != epoch:
+                stamp[d] = epoch
+                acc[d] = c
+                touched[n] = d
+                n += 1
+            else:
+                acc[d] += c
+    return n
+
+
+@njit(cache=True, nogil=True)
+def select(acc, touched, n, base, heap_s, heap_d, size):
+    """Push the touched documents (ids offset by ``base``) into the bounded heap of the best
+    ``k``, in any order; returns the heap's new size."""
+    k = heap_s.shape[0]
+    for i in range(n):
+        d = touched[i]
+        s = acc[d]
+        doc = d + base
+        if size < k:
+            heap_s[size] = s
+            heap_d[size] = doc
+            _sift_up(heap_s, heap_d, size)
+            size += 1
+        elif _worse(heap_s[0], heap_d[0], s, doc):
+            heap_s[0] = s
+            heap_d[0] = doc
+            _sift_down(heap_s, heap_d, size, 0)
+    return size
