@@ -22,7 +22,6 @@ import bisect
 import itertools
 import operator
 import sys
-import threading
 from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -36,12 +35,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from bot.core import kernels
 
 BUILD_CHUNK = 20_000  # passages turned into term ids at a time (bounds the token lists held)
-# How a segment is searched (benchmarks/bm25_speed.py, measured both ways): term at a time into
-# per-thread scratch arrays (16 bytes a passage) while they stay in cache, or when no query
-# word is common; document at a time with MaxScore and block-max pruning otherwise (a common
-# word then only checks the candidates of the rarer ones instead of being read whole).
-TAAT_MAX_DOCS = 262_144
-TAAT_MAX_DF = 0.05  # "common": in more than this fraction of a segment's passages
 
 
 class BM25Settings(BaseModel):
@@ -56,11 +49,11 @@ class BM25Settings(BaseModel):
 class Segment:
     """Postings of ``n_docs`` passages. Immutable; its arrays may be memory-mapped.
 
-    ``max_weight[t]`` bounds the term-frequency part of BM25 over term ``t``'s postings, and
-    ``block_max[j]`` over postings ``j * BLOCK`` to ``(j + 1) * BLOCK - 1``, at this segment's
-    own average length (used for pruning; see :meth:`BM25Index.top`)."""
+    ``block_max[j]`` bounds the term-frequency part of BM25 over postings ``j * BLOCK`` to
+    ``(j + 1) * BLOCK - 1``, at this segment's own average length (used for pruning; see
+    :meth:`BM25Index.top`)."""
 
-    ARRAYS = ("terms", "indptr", "doc_ids", "tfs", "doc_len", "max_weight", "block_max")
+    ARRAYS = ("terms", "indptr", "doc_ids", "tfs", "doc_len", "block_max")
 
     def __init__(
         self,
@@ -69,7 +62,6 @@ class Segment:
         doc_ids: np.ndarray,
         tfs: np.ndarray,
         doc_len: np.ndarray,
-        max_weight: np.ndarray,
         block_max: np.ndarray,
     ) -> None:
         # Interned: a term's string is shared by every segment that has it.
@@ -79,7 +71,6 @@ class Segment:
         self.doc_ids = doc_ids
         self.tfs = tfs
         self.doc_len = doc_len
-        self.max_weight = max_weight
         self.block_max = block_max
         self.n_docs = len(doc_len)
         self.total_len = int(doc_len.sum(dtype=np.int64))
@@ -106,10 +97,10 @@ class Segment:
         doc_len = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
         total = int(doc_len.sum(dtype=np.int64))
         avgdl = total / len(doc_len) if total else 1.0
-        indptr, doc_ids, tfs, max_weight, block_max = kernels.postings(
+        indptr, doc_ids, tfs, block_max = kernels.postings(
             term_ids, doc_len, len(vocab), settings.k1, settings.b, avgdl
         )
-        return cls(list(vocab), indptr, doc_ids, tfs, doc_len, max_weight, block_max)
+        return cls(list(vocab), indptr, doc_ids, tfs, doc_len, block_max)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The segment as flat arrays, for saving; :meth:`from_arrays` reads them back."""
@@ -120,7 +111,6 @@ class Segment:
             "doc_ids": self.doc_ids,
             "tfs": self.tfs,
             "doc_len": self.doc_len,
-            "max_weight": self.max_weight,
             "block_max": self.block_max,
         }
 
@@ -133,8 +123,7 @@ class Segment:
     @cached_property
     def nbytes(self) -> int:
         """Bytes of the segment's arrays, the terms counted as saved (UTF-8, one separator)."""
-        arrays = (self.indptr, self.doc_ids, self.tfs, self.doc_len, self.max_weight)
-        arrays += (self.block_max,)
+        arrays = (self.indptr, self.doc_ids, self.tfs, self.doc_len, self.block_max)
         return sum(a.nbytes for a in arrays) + sum(map(len, self.terms)) + len(self.terms)
 
     @cached_property
@@ -144,28 +133,6 @@ class Segment:
     def df(self, term: str) -> int:
         t = self.vocab.get(term)
         return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
-
-
-_local = threading.local()
-
-
-def _scratch(n_docs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """This thread's scratch arrays for term-at-a-time scoring (scores, stamps, touched ids),
-    grown to the largest segment seen, and a fresh stamp: allocated once per thread, never
-    per query, and never cleared (a document counts only when its stamp is this query's)."""
-    arrays = getattr(_local, "arrays", None)
-    if arrays is None or len(arrays[0]) < n_docs:
-        arrays = _local.arrays = (
-            np.zeros(n_docs, np.float64),
-            np.zeros(n_docs, np.int32),
-            np.zeros(n_docs, np.int32),
-        )
-        _local.epoch = 0
-    _local.epoch += 1
-    if _local.epoch >= 2**31 - 1:
-        arrays[1][:] = 0
-        _local.epoch = 1
-    return (*arrays, _local.epoch)
 
 
 class Vocabulary(Mapping[str, int]):
@@ -303,12 +270,9 @@ class BM25Index:
         terms = list(index)
         return terms, [self.idf(self.df(t)) for t in terms], positions
 
-    def top(
-        self, query: Sequence[str], k: int, method: Literal["auto", "taat", "daat"] = "auto"
-    ) -> list[tuple[int, float]]:
+    def top(self, query: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best (document id, score) among documents matching a query term, best
-        first; ties go to the lower id. ``method`` forces term-at-a-time or pruned
-        document-at-a-time search (the result is the same; for tests and benchmarks)."""
+        first; ties go to the lower id."""
         terms, idfs, where = self._query(query)
         if not terms or k <= 0:
             return []
@@ -325,19 +289,15 @@ class BM25Index:
             tids = [seg.vocab.get(t, -1) for t in terms]
             if max(tids) < 0:
                 continue
-            if method == "taat" or (method == "auto" and self._few(seg, tids)):
-                size = self._term_at_a_time(seg, base, tids, idf, positions, heap_s, heap_d, size)
-                continue
-            # A segment's max_weight was taken at its own average length; at a larger
-            # average every weight grows by at most the ratio of the averages (the length
-            # norm shrinks by at most that much). 1e-6: max_weight is float32.
+            # A segment's block_max was taken at its own average length; at a larger average
+            # every weight grows by at most the ratio of the averages (the length norm
+            # shrinks by at most that much). 1e-6: block_max is float32.
             grow = max(1.0, self.avgdl / seg.avgdl) * (1.0 + 1e-6) if prune else 0.0
             size = kernels.search(
                 seg.doc_ids,
                 seg.tfs,
                 seg.doc_len,
                 seg.indptr,
-                seg.max_weight,
                 seg.block_max,
                 np.asarray(tids, np.int64),
                 idf,
@@ -347,6 +307,7 @@ class BM25Index:
                 s.b,
                 self.avgdl,
                 grow,
+                seg.n_docs,
                 base,
                 heap_s,
                 heap_d,
@@ -354,34 +315,6 @@ class BM25Index:
             )
         found = sorted(zip((-heap_s[:size]).tolist(), heap_d[:size].tolist(), strict=True))
         return [(d, -neg) for neg, d in found]
-
-    @staticmethod
-    def _few(seg: Segment, tids: list[int]) -> bool:
-        if seg.n_docs <= TAAT_MAX_DOCS:
-            return True
-        common = TAAT_MAX_DF * seg.n_docs
-        return all(seg.indptr[t + 1] - seg.indptr[t] <= common for t in tids if t >= 0)
-
-    def _term_at_a_time(
-        self,
-        seg: Segment,
-        base: int,
-        tids: list[int],
-        idf: np.ndarray,
-        positions: np.ndarray,
-        heap_s: np.ndarray,
-        heap_d: np.ndarray,
-        size: int,
-    ) -> int:
-        """Score a segment's matching documents into this thread's scratch arrays, then keep
-        the best: cheaper than document at a time when the postings are few."""
-        acc, stamp, touched, epoch = _scratch(seg.n_docs)
-        s = self.settings
-        n = kernels.accumulate(
-            seg.doc_ids, seg.tfs, seg.doc_len, seg.indptr, np.asarray(tids, np.int64), idf,
-            positions, s.k1, s.b, self.avgdl, acc, stamp, epoch, touched, 0,
-        )  # fmt: skip
-        return kernels.select(acc, touched, n, base, heap_s, heap_d, size)
 
     def get_scores(self, query: Sequence[str]) -> np.ndarray:
         """Scores of every document, like rank-bm25's ``get_scores`` (for tests and

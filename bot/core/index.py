@@ -33,7 +33,7 @@ from bot.core.segment import SegmentSettings, passages
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 PASSAGE_ARRAYS = ("p_doc", "p_start", "p_end", "p_para")
 ALIGN = 64
 MAGIC = b"VBTMIDX2"  # 8 bytes at the start of every cache file

@@ -93,14 +93,12 @@ def ranked(scores: np.ndarray, matching: set[int], k: int) -> list[tuple[int, fl
 
 @settings(max_examples=300, deadline=None)
 @given(corpora, queries, st.integers(1, 12), st.sampled_from(["okapi", "lucene"]))
-def test_top_k_equals_sorting_every_score_both_ways(docs, query, k, idf):
-    # Pruning skips documents; either way the result must be exactly the full sort's, ties to
-    # the lower id.
+def test_top_k_equals_sorting_every_score(docs, query, k, idf):
+    # Pruning skips windows of documents; the result must be exactly the full sort's, ties
+    # to the lower id.
     index = BM25Index.build(docs, BM25Settings(idf=idf))
     matching = {i for i, d in enumerate(docs) if set(d) & set(query)}
     expected = ranked(index.get_scores(query), matching, k)
-    assert index.top(query, k, "daat") == expected
-    assert index.top(query, k, "taat") == expected
     assert index.top(query, k) == expected
 
 
@@ -111,7 +109,7 @@ def test_okapi_top_k_is_rank_bm25s_bit_for_bit(docs, query):
     index = BM25Index.build(docs, BM25Settings(idf="okapi"))
     matching = {i for i, d in enumerate(docs) if set(d) & set(query)}
     expected = ranked(reference, matching, 10)
-    assert index.top(query, 10, "taat") == index.top(query, 10, "daat") == expected
+    assert index.top(query, 10) == expected
 
 
 @settings(max_examples=200, deadline=None)
@@ -125,7 +123,6 @@ def test_segments_score_like_one_index_over_the_same_passages(docs, query, n, id
     assert split.n_docs == one.n_docs and split.avgdl == one.avgdl
     # okapi's epsilon floor averages idf over the vocabulary: summed in another order
     np.testing.assert_allclose(split.get_scores(query), one.get_scores(query), rtol=1e-12)
-    assert split.top(query, 5, "daat") == split.top(query, 5, "taat")
     got, want = split.top(query, 5), one.top(query, 5)
     assert [d for d, _ in got] == [d for d, _ in want] or idf == "okapi"
     np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-12)
@@ -143,14 +140,14 @@ def test_prefix_relatives_look_in_every_segment():
 
 @pytest.mark.parametrize("idf", ["lucene", "okapi"])
 def test_block_max_pruning_is_exact_on_a_zipf_corpus(idf):
-    # Long posting lists (many blocks per term) and common words: the case pruning is for.
+    # Several windows, long posting lists and common words: the case pruning is for.
     rng = np.random.default_rng(5)
-    ranks = np.minimum(rng.zipf(1.3, size=(3000, 40)), 400)
-    docs = [[f"w{r}" for r in row[: rng.integers(5, 40)]] for row in ranks]
+    ranks = np.minimum(rng.zipf(1.3, size=(12_000, 30)), 2000)
+    docs = [[f"w{r}" for r in row[: rng.integers(3, 30)]] for row in ranks]
     index = BM25Index.build(docs, BM25Settings(idf=idf))
-    for _ in range(150):
-        query = [f"w{r}" for r in np.minimum(rng.zipf(1.2, size=rng.integers(1, 6)), 400)]
+    for _ in range(100):
+        query = [f"w{r}" for r in np.minimum(rng.zipf(1.2, size=rng.integers(1, 6)), 2000)]
         matching = {i for i, d in enumerate(docs) if set(d) & set(query)}
         for k in (1, 10):
             expected = ranked(index.get_scores(query), matching, k)
-            assert index.top(query, k, "daat") == index.top(query, k, "taat") == expected
+            assert index.top(query, k) == expected
