@@ -12,8 +12,10 @@ segment), flaws included: a two-document corpus scores zero, and words found in 
 of the documents get the epsilon floor. ``lucene`` mode uses Lucene's idf, ``log(1 + (N - n +
 .5) / (n + .5))``, which is always positive and strictly decreasing in ``n``.
 
-Queries run in compiled code (:mod:`bot.core.kernels`) with exact MaxScore pruning and a
-bounded heap: time grows with the postings of the rarer query terms, not with the corpus.
+Queries run in compiled code (:mod:`bot.core.kernels`): windows of documents scored in a
+cache-resident accumulator, whole windows skipped by block-max bounds, a bounded heap of the
+best k; exact (the result equals sorting every score), and nothing the size of the corpus is
+allocated per query.
 """
 
 from __future__ import annotations
