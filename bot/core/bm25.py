@@ -137,6 +137,12 @@ class Segment:
         return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
 
 
+def compile_kernels() -> None:
+    """Compile (or load from numba's disk cache) the search kernels now, so that the first
+    question does not wait for it (a few seconds the first time after installing)."""
+    BM25Index.build([["a", "b"], ["b"]], BM25Settings()).top(["a", "b"], 1)
+
+
 class Vocabulary(Mapping[str, int]):
     """The terms of several segments as one mapping (term -> id, ids numbered segment after
     segment; a term keeps its id in the first segment that has it), without copying them."""
@@ -317,6 +323,18 @@ class BM25Index:
             )
         found = sorted(zip((-heap_s[:size]).tolist(), heap_d[:size].tolist(), strict=True))
         return [(d, -neg) for neg, d in found]
+
+    def postings(self, term: str) -> np.ndarray:
+        """Ids of the documents holding ``term``, ascending (empty for an unknown term)."""
+        parts = []
+        for seg, base in zip(self.segments, self.bases, strict=True):
+            t = seg.vocab.get(term)
+            if t is not None:
+                ids = seg.doc_ids[seg.indptr[t] : seg.indptr[t + 1]]
+                parts.append(ids if base == 0 else ids.astype(np.int64) + base)
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int32)
 
     def get_scores(self, query: Sequence[str]) -> np.ndarray:
         """Scores of every document, like rank-bm25's ``get_scores`` (for tests and

@@ -60,11 +60,14 @@ class Joined(Sequence[int]):
     def __len__(self) -> int:
         return self._starts[-1]
 
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The joined values as one new array (for numpy functions over the whole)."""
+        out = np.concatenate([p + s for p, s in zip(self._parts, self._shifts, strict=True)])
+        return out if dtype is None else out.astype(dtype)
+
     def __getitem__(self, i):  # type: ignore[override]
         if not isinstance(i, int | np.integer):
-            return np.concatenate([p + s for p, s in zip(self._parts, self._shifts, strict=True)])[
-                i
-            ]
+            return np.asarray(self)[i]
         i = int(i) + (len(self) if i < 0 else 0)
         if not 0 <= i < len(self):
             raise IndexError(i)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core import collection as folders
 from bot.core.answers import Answerer, AnswerSettings
 from bot.core.atomic import sweep_temp_files
+from bot.core.bm25 import compile_kernels
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
 from bot.core.index import IndexSettings, Progress, SearchIndex, load_or_build
 from bot.core.ingest import IngestLimits, extract_isolated
@@ -128,6 +129,7 @@ class Library:
 
     def load(self) -> None:
         """(Re)read every collection from disk and rebuild every view."""
+        compile_kernels()  # here, off the event loop, rather than at the first question
         with self._write:
             collections: dict[str, Collection] = {}
             for spec in self.operator:

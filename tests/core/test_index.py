@@ -72,6 +72,9 @@ def test_joined_segments_answer_like_one_index():
     assert joined.passages_of("d30") == one.passages_of("d30") >= 1
     for query in (["offic"], ["paragraph", "3"], ["report", "offic", "39"]):
         assert joined.bm25.top(query, 10) == one.bm25.top(query, 10)
+        assert joined.bm25.postings(query[-1]).tolist() == one.bm25.postings(query[-1]).tolist()
+    np.testing.assert_array_equal(np.asarray(joined.p_doc), one.p_doc)
+    assert np.searchsorted(joined.p_doc, 30) == np.searchsorted(one.p_doc, 30)
 
 
 def test_cache_is_memory_mapped(tmp_path):
