@@ -49,7 +49,7 @@ def main() -> None:
             _, cached = load_or_build(docs, IndexSettings(), Path(cache))
             loads.append(time.perf_counter() - t0)
             assert cached
-        size = sum(f.stat().st_size for f in Path(cache).glob("index-*.npz"))
+        size = sum(f.stat().st_size for f in Path(cache).glob("index-*.bin"))
     print(f"{args.docs:,} documents, {len(index):,} passages, {len(index.bm25.terms):,} terms\n")
     print("| build + save s | load from cache s (best of 3) | cache file MB | speed-up |")
     print("|---|---|---|---|")
