@@ -16,7 +16,7 @@ index and times top-10 queries on two query sets, engine after engine on the sam
   stopwords).
 
 Engines: Verbatim's ``BM25Index.top`` (default settings: Lucene idf, k1 1.5, b 0.75; compiled
-MaxScore kernel, one thread); bm25s (numba backend, ``retrieve(k=10, n_threads=1)``); tantivy
+block-max kernel, one thread); bm25s (numba backend, ``retrieve(k=10, n_threads=1)``); tantivy
 (a boolean query of SHOULD term queries, ``searcher.search(q, 10)``; block-max WAND); rank-bm25
 (``get_scores`` + ``argpartition``, on a few queries). Verbatim in ``okapi`` mode is checked
 against rank-bm25: the top-10 (ids and scores) must be identical.
