@@ -229,3 +229,21 @@ def test_servers_share_the_operator_segment_and_uploads_rebuild_only_their_own(
     assert len(a.segments) == len(b.segments) == 2
     assert lib.answerer_for(B).answer("harbour records").answered
     assert "harbours" in b.by_id and "harbours" not in a.by_id
+
+
+def test_a_joined_view_answers_like_one_index_over_the_same_documents(tmp_path):
+    from bot.core.answers import Answerer
+    from bot.core.index import SearchIndex
+
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    joined = lib.answerer_for(A)
+    assert len(joined.index.segments) == 2
+    one = Answerer(SearchIndex.build(list(joined.index.documents)), joined.settings)
+    answered = 0
+    for question in ("lighthouse storms 1911", "Operation Linden launched", "police failures"):
+        got, want = joined.answer(question), one.answer(question)
+        assert got.answered == want.answered
+        assert [r.quote for r in got.results] == [r.quote for r in want.results]
+        answered += got.answered
+    assert answered >= 2
