@@ -6,10 +6,11 @@ import argparse
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +21,7 @@ from bot.core.corpus import CorpusError, load_folder
 from bot.core.evaluate import evaluate, load_question_set
 from bot.core.library import Library, OpenCorpus, open_corpus
 from bot.core.models import Answer, Document, Quote
-from bot.store import Store
+from bot.store import Store, StoreError
 
 PROGRESS_MIN_DOCUMENTS = 200
 NO_ANSWER = "No passage in the corpus answers that."
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args, out) or 0)
     except (CliError, ConfigError, CorpusError, QuestionError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         return 2 if isinstance(exc, QuestionError) else 1
     except KeyboardInterrupt:
         return 130
@@ -101,6 +102,26 @@ def _parser() -> argparse.ArgumentParser:
     listing = csub.add_parser("list", parents=[common], help="list a collection folder")
     listing.add_argument("folder", nargs="?", type=Path)
     listing.set_defaults(handler=cmd_corpus_list)
+
+    db = sub.add_parser("db", help="the database: migrate, export, import")
+    dsub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    dbopts = argparse.ArgumentParser(add_help=False, parents=[common])
+    dbopts.add_argument(
+        "--database",
+        help="postgresql://… or sqlite:///path (default: $VERBATIM_DATABASE_URL, the config)",
+    )
+    migrate = dsub.add_parser("migrate", parents=[dbopts], help="bring the schema up to date")
+    migrate.set_defaults(handler=cmd_db_migrate)
+    export = dsub.add_parser(
+        "export", parents=[dbopts], help="write settings, documents and audit as JSON lines"
+    )
+    export.add_argument("file", type=Path, help="the dump to write ('-': standard output)")
+    export.set_defaults(handler=cmd_db_export)
+    load = dsub.add_parser("import", parents=[dbopts], help="load a dump into a new database")
+    load.add_argument(
+        "file", type=Path, help="a dump from 'verbatim db export' ('-': standard input)"
+    )
+    load.set_defaults(handler=cmd_db_import)
 
     run = sub.add_parser("run", parents=[common], help="start the Discord bot ($DISCORD_TOKEN)")
     run.set_defaults(handler=cmd_run)
@@ -302,7 +323,7 @@ def _audit(
     config: Config, action: str, folder: Path, doc: Document, detail: str | None = None
 ) -> None:
     """Record an operator's change in the audit log (no server, no user)."""
-    with Store(config.storage.database) as store:
+    with open_store(config) as store:
         store.record(
             action,
             guild_id=None,
@@ -384,12 +405,13 @@ def _token() -> str:
 
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
     from bot.chat.client import VerbatimBot
-    from bot.chat.logs import setup_logging
+    from bot.chat.logs import log_event, setup_logging
 
     config = _config(args)
     token = _token()
     library, store = open_library(config, args.corpus)
     setup_logging()
+    log_event("storage", **store.describe())
     bot = VerbatimBot(config.discord, library.answerer_for, library=library, store=store)
     bot.run(token, log_handler=None)
     return 0
@@ -403,9 +425,10 @@ def open_library(config: Config, corpus: Path | None = None) -> tuple[Library, S
     for spec in specs:
         if spec.path is not None and not spec.path.is_dir():
             raise CliError(f"collection {spec.name!r}: folder not found: {spec.path}")
+    store = open_store(config)
     library = Library(
         specs,
-        config.storage.servers_dir,
+        store,
         config.index,
         config.answers,
         config.corpus.cache_dir,
@@ -416,7 +439,94 @@ def open_library(config: Config, corpus: Path | None = None) -> tuple[Library, S
     for coll in library.collections():
         for issue in coll.issues:
             err.print(f"[yellow]warning:[/] {issue}", highlight=False)
-    return library, Store(config.storage.database)
+    return library, store
+
+
+def open_store(config: Config, database: str | None = None) -> Store:
+    """The configured database (or ``database``), migrated to this release's schema."""
+    try:
+        return Store(
+            database or config.storage.target, legacy_servers_dir=config.storage.servers_dir
+        )
+    except StoreError as exc:
+        raise CliError(str(exc)) from None
+
+
+DUMP_FORMAT = {"format": "verbatim-dump", "version": 1}
+
+
+def cmd_db_migrate(args: argparse.Namespace, out: Console) -> int:
+    with open_store(_config(args), args.database) as store:
+        before, after = store.migrated
+    state = f"schema {before} -> {after}" if before != after else f"up to date (schema {after})"
+    out.print(f"{store.where}: {state}", highlight=False)
+    return 0
+
+
+def cmd_db_export(args: argparse.Namespace, out: Console) -> int:
+    import json
+
+    counts: dict[str, int] = {}
+    with open_store(_config(args), args.database) as store:
+        stream = sys.stdout if str(args.file) == "-" else None
+        target = stream or args.file.open("w", encoding="utf-8")
+        try:
+            target.write(json.dumps(DUMP_FORMAT) + "\n")
+            for record in store.dump():
+                target.write(json.dumps(record, ensure_ascii=False) + "\n")
+                counts[record["kind"]] = counts.get(record["kind"], 0) + 1
+        except BrokenPipeError:  # e.g. `| head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        finally:
+            if stream is None:
+                target.close()
+    summary = _counts(counts)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"exported {summary} from {store.where}"
+    )
+    return 0
+
+
+def cmd_db_import(args: argparse.Namespace, out: Console) -> int:
+    import json
+
+    try:
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+        lines = text.splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{args.file}: cannot read: {exc}") from None
+    try:
+        header = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        header = None
+    if header != DUMP_FORMAT:
+        raise CliError(f"{args.file}:1: not a dump written by 'verbatim db export'")
+
+    def records() -> Iterator[tuple[int, dict[str, object]]]:
+        for number, line in enumerate(lines[1:], 2):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CliError(f"{args.file}:{number}: not JSON: {exc.msg}") from None
+            if not isinstance(record, dict):
+                raise CliError(f"{args.file}:{number}: not a record")
+            yield number, record
+
+    with open_store(_config(args), args.database) as store:
+        try:
+            counts = store.restore(records())
+        except StoreError as exc:
+            raise CliError(f"{args.file}: {exc}; nothing was imported") from None
+    out.print(f"imported {_counts(counts)} into {store.where}", highlight=False)
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return (
+        f"{counts.get('settings', 0)} server settings, {counts.get('document', 0)} documents, "
+        f"{counts.get('audit', 0)} audit entries"
+    )
 
 
 def cmd_sync(args: argparse.Namespace, out: Console) -> int:

@@ -20,6 +20,7 @@ from bot.core.library import CollectionSpec
 from bot.core.segment import SegmentSettings
 
 CONFIG_ENV = "VERBATIM_CONFIG"
+DATABASE_URL_ENV = "VERBATIM_DATABASE_URL"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
@@ -60,12 +61,24 @@ class StorageConfig(BaseModel):
 
     data_dir: Path = Field(
         default_factory=default_data_dir,
-        description="servers' own collections and the settings database live here",
+        description="the SQLite database (settings, audit, servers' documents) lives here",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:password@host/db to share state across machines; "
+        f"${DATABASE_URL_ENV} overrides it; unset: SQLite in data_dir",
     )
 
     @property
     def servers_dir(self) -> Path:
+        """Where releases before the documents table kept servers' documents (imported into
+        the database on the first start of this one)."""
         return self.data_dir / "servers"
+
+    @property
+    def target(self) -> Path | str:
+        """The database: $VERBATIM_DATABASE_URL, else database_url, else the SQLite file."""
+        return os.environ.get(DATABASE_URL_ENV) or self.database_url or self.database
 
     @property
     def database(self) -> Path:
@@ -96,8 +109,9 @@ class DiscordConfig(BaseModel):
     follow_changes_seconds: float = Field(
         default=5.0,
         ge=0.0,
-        description="how often a process picks up other processes' corpus and settings "
-        "changes (sharded deployments); 0: never",
+        description="SQLite: how often a process picks up other processes' corpus and "
+        "settings changes (sharded deployments); 0: never. PostgreSQL: changes arrive as "
+        "they are committed (LISTEN/NOTIFY), whatever this says",
     )
     search_threads: int = Field(
         default=2, ge=1, le=32, description="worker threads for searches (about one per core)"

@@ -76,8 +76,7 @@ class VerbatimBot(commands.AutoShardedBot):
         if admin:
             assert self.services.store is not None
             self.services.seen_audit = await self.services.db(self.services.store.latest_audit_id)
-            if self.config.follow_changes_seconds > 0:
-                self._follower = asyncio.create_task(self._follow_changes())
+            self._follower = asyncio.create_task(self._follow_changes())
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
         """Read a server's settings as soon as it is available, so commands find them cached."""
@@ -87,8 +86,10 @@ class VerbatimBot(commands.AutoShardedBot):
             log.exception("could not read the settings of server %s", guild.id)
 
     async def _follow_changes(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.follow_changes_seconds)
+        """Woken by the store: on every committed change (PostgreSQL NOTIFY), or every
+        follow_changes_seconds (SQLite)."""
+        assert self.services.store is not None
+        async for _ in self.services.store.changes(self.config.follow_changes_seconds):
             try:
                 await self.services.follow_changes_once()
             except Exception:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -206,7 +206,12 @@ class Services:
         return b"".join(chunks)
 
     async def add_upload(
-        self, guild_id: int, filename: str, url: str, overrides: dict[str, Any]
+        self,
+        guild_id: int,
+        filename: str,
+        url: str,
+        overrides: dict[str, Any],
+        user_id: int | None = None,
     ) -> Added:
         """Download, parse and store an upload, within the server's caps; the slow parts run
         on the upload threads, one upload per server at a time and ``upload_workers`` overall."""
@@ -217,12 +222,14 @@ class Services:
             await loop.run_in_executor(self._uploads, self._check_room, guild_id, 1)
             data = await self.download(url, library.limits.max_bytes)
             return await loop.run_in_executor(
-                self._uploads, self._store_upload, guild_id, filename, data, overrides
+                self._uploads, self._store_upload, guild_id, filename, data, overrides, user_id
             )
 
     def _check_room(self, guild_id: int, new_documents: int = 0) -> None:
         """Raise when the server's own documents (plus ``new_documents``) pass its caps."""
-        docs = self.own_documents(guild_id)
+        self._check_documents(self.own_documents(guild_id), new_documents)
+
+    def _check_documents(self, docs: Sequence[Document], new_documents: int = 0) -> None:
         if len(docs) + new_documents > self.config.server_max_documents:
             raise UserError(SERVER_FULL.format(what=f"{len(docs)} documents"))
         used = sum(len(d.text.encode()) for d in docs)
@@ -231,24 +238,33 @@ class Services:
             raise UserError(SERVER_FULL.format(what=f"{size(used)} of {limit}"))
 
     def _store_upload(
-        self, guild_id: int, filename: str, data: bytes, overrides: dict[str, Any]
+        self,
+        guild_id: int,
+        filename: str,
+        data: bytes,
+        overrides: dict[str, Any],
+        user_id: int | None,
     ) -> Added:
+        """Checked against the caps once parsed, then stored and audited in one transaction
+        (the library and the store do both)."""
         library = self.require_library()
-        doc = library.add_upload(guild_id, filename, data, overrides)
-        try:
-            self._check_room(guild_id)
-        except UserError:
-            library.remove(guild_id, doc.id)  # over the cap once parsed: undo
-            raise
+        doc = library.add_upload(
+            guild_id, filename, data, overrides, user_id, check=self._check_documents
+        )
         passages = library.answerer_for(guild_id).index.passages_of(doc.id)
         return Added(doc, passages, first_sentence(doc))
 
-    async def remove(self, guild_id: int, doc_id: str) -> Document | None:
+    async def remove(
+        self, guild_id: int, doc_id: str, user_id: int | None = None
+    ) -> Document | None:
+        """Removed and audited in one transaction."""
         library = self.require_library()
         lock = self._server_locks.setdefault(guild_id, asyncio.Lock())
         async with lock:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._uploads, library.remove, guild_id, doc_id)
+            return await loop.run_in_executor(
+                self._uploads, library.remove, guild_id, doc_id, user_id
+            )
 
     async def reload(self, guild_id: int) -> Any:
         library = self.require_library()

@@ -1,4 +1,5 @@
-"""Changing a collection folder: adding an uploaded file as a stored document, removing one.
+"""Making documents from uploads, and changing an operator's collection folder (adding an
+uploaded file as a stored document, removing one). Servers' own documents live in the store.
 
 Documents are written atomically (:mod:`bot.core.atomic`): a crash leaves the folder as it
 was or as it should be, never half a file; the loader ignores temp files (their names start
@@ -28,6 +29,34 @@ def document_bytes(text: str, meta: DocumentMeta, page_starts: tuple[int, ...] |
     return f"---\n{front}---\n{text}".encode()
 
 
+def server_collection(guild_id: int) -> str:
+    """The name of a server's own collection (its documents live in the store)."""
+    return f"server-{guild_id}"
+
+
+def new_document(
+    extracted: Extracted,
+    *,
+    collection: str,
+    name_hint: str,
+    overrides: dict[str, Any] | None = None,
+    taken: AbstractSet[str] = frozenset(),
+) -> Document:
+    """An extracted upload as a document under a fresh slug id. ``overrides`` (title,
+    publisher, ...) win over what the file states; ``name_hint`` (e.g. the upload's file
+    name) only seeds the id."""
+    meta = extracted.meta.model_copy(update={k: v for k, v in (overrides or {}).items() if v})
+    meta = DocumentMeta.model_validate(meta.model_dump())  # re-validate the overrides
+    doc_id = slugify(meta.title or Path(name_hint).stem, taken)
+    return Document(
+        id=doc_id,
+        collection=collection,
+        text=extracted.text,
+        meta=meta.model_copy(update={"id": None}),
+        page_starts=extracted.page_starts or None,
+    )
+
+
 def add_extracted(
     folder: Path,
     extracted: Extracted,
@@ -37,22 +66,24 @@ def add_extracted(
     overrides: dict[str, Any] | None = None,
     taken: AbstractSet[str] = frozenset(),
 ) -> Document:
-    """Store an extracted upload in ``folder`` under a fresh slug id and return it, exactly
-    as the loader will read it back. ``overrides`` (title, publisher, ...) win over what the
-    file states; ``name_hint`` (e.g. the upload's file name) only seeds the id."""
-    meta = extracted.meta.model_copy(update={k: v for k, v in (overrides or {}).items() if v})
-    meta = DocumentMeta.model_validate(meta.model_dump())  # re-validate the overrides
+    """Store an extracted upload in the collection ``folder`` and return it, exactly as the
+    loader will read it back (see :func:`new_document`)."""
     existing = {p.stem for p in folder.glob("*.md")} if folder.is_dir() else set()
-    doc_id = slugify(meta.title or Path(name_hint).stem, set(taken) | existing)
-    meta = meta.model_copy(update={"id": None})
-    data = document_bytes(extracted.text, meta, extracted.page_starts)
-    path = folder / f"{doc_id}.md"
-    doc = parse_document(data, doc_id, collection, str(path))
-    if doc.text != extracted.text:  # the stored form must read back exactly
+    doc = new_document(
+        extracted,
+        collection=collection,
+        name_hint=name_hint,
+        overrides=overrides,
+        taken=set(taken) | existing,
+    )
+    data = document_bytes(doc.text, doc.meta, doc.page_starts)
+    path = folder / f"{doc.id}.md"
+    stored = parse_document(data, doc.id, collection, str(path))
+    if stored.text != doc.text:  # the stored form must read back exactly
         raise IngestError("the document could not be stored exactly; nothing was saved")
     sweep_temp_files(folder)
     write_atomic(path, data)
-    return doc
+    return stored
 
 
 def remove_document(folder: Path, doc_id: str) -> bool:

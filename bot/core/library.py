@@ -1,35 +1,37 @@
 """Opening corpora for answering.
 
 :func:`open_corpus` opens one folder (the command line). :class:`Library` holds the bot's
-collections: the operator's, from the config, and each server's own, under the data folder.
+collections: the operator's, folders named in the config, and each server's own, read from
+the store (:class:`ServerDocuments`: SQLite or PostgreSQL, shared by every process).
 A server answers from the operator collections assigned to it plus its own; each distinct set
 of collections is a *view*. Every collection is one index segment, built (or memory-mapped
 from the cache) once and shared by every view that includes it; a view joins its segments
 without copying them, so a server's upload rebuilds only that server's small segment. Changes
-are serialised by a lock, rebuilt off
-the event loop by the caller's thread, and swapped in with one assignment, so questions keep
-being answered from the previous views during a rebuild, and a failed change leaves them
-serving.
+are serialised by a lock, rebuilt off the event loop by the caller's thread, and swapped in
+with one assignment, so questions keep being answered from the previous views during a
+rebuild, and a failed change leaves them serving.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from bot.core import collection as folders
 from bot.core.answers import Answerer, AnswerSettings
-from bot.core.atomic import sweep_temp_files
 from bot.core.bm25 import compile_kernels
+from bot.core.collection import server_collection
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
 from bot.core.index import IndexSettings, Progress, SearchIndex, load_or_build
 from bot.core.ingest import IngestLimits, extract_isolated
-from bot.core.models import Document
+from bot.core.models import Document, DocumentMeta
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,31 +65,37 @@ class CollectionSpec(BaseModel):
     guilds: tuple[int, ...] = ()
 
 
+class ServerDocuments(Protocol):
+    """Where servers' own documents are kept (bot.store.Store). Each change is committed
+    with its audit row, in one transaction."""
+
+    def server_ids(self) -> list[int]: ...
+    def documents(self, guild_id: int) -> list[Document]: ...
+    def add_document(self, guild_id: int, user_id: int | None, doc: Document) -> object: ...
+    def remove_document(self, guild_id: int, user_id: int | None, doc_id: str) -> object: ...
+
+
 @dataclass(frozen=True)
 class Collection:
     name: str
-    folder: Path
+    folder: Path | None  # None: a server's own, kept in the store
     documents: tuple[Document, ...]
     issues: tuple[CorpusIssue, ...]
     server: int | None  # the server owning it, None for the operator's
-
-
-def server_collection(guild_id: int) -> str:
-    return f"server-{guild_id}"
 
 
 class Library:
     def __init__(
         self,
         operator: Sequence[CollectionSpec],
-        servers_root: Path | None,
+        store: ServerDocuments | None,
         index_settings: IndexSettings,
         answer_settings: AnswerSettings,
         cache_dir: Path | None = None,
         limits: IngestLimits | None = None,
     ) -> None:
         self.operator = tuple(operator)
-        self.servers_root = servers_root
+        self.store = store
         self.index_settings = index_settings
         self.answer_settings = answer_settings
         self.cache_dir = cache_dir
@@ -128,26 +136,15 @@ class Library:
     # -- loading and changing (worker threads) -------------------------------------------
 
     def load(self) -> None:
-        """(Re)read every collection from disk and rebuild every view."""
+        """(Re)read every collection (folders and the store) and rebuild every view."""
         compile_kernels()  # here, off the event loop, rather than at the first question
         with self._write:
             collections: dict[str, Collection] = {}
             for spec in self.operator:
-                collections[spec.name] = _read(spec.name, spec.path or default_corpus_dir(), None)
-            if self.servers_root is not None and self.servers_root.is_dir():
-                for folder in sorted(self.servers_root.iterdir()):
-                    if folder.is_dir() and folder.name.isdigit():
-                        gid = int(folder.name)
-                        sweep_temp_files(folder)
-                        collections[server_collection(gid)] = _read(
-                            server_collection(gid), folder, gid
-                        )
+                collections[spec.name] = _read(spec.name, spec.path or default_corpus_dir())
+            for gid in self.store.server_ids() if self.store is not None else ():
+                collections[server_collection(gid)] = self._read_server(gid)
             self._swap(collections, rebuild_all=True)
-
-    def server_folder(self, guild_id: int) -> Path:
-        if self.servers_root is None:
-            raise RuntimeError("no data folder is configured for server collections")
-        return self.servers_root / str(guild_id)
 
     def add_upload(
         self,
@@ -155,68 +152,100 @@ class Library:
         filename: str,
         data: bytes,
         overrides: dict[str, Any] | None = None,
+        user_id: int | None = None,
+        check: Callable[[Sequence[Document]], None] | None = None,
     ) -> Document:
-        """Parse an upload in an isolated process, store it in the server's collection and
-        swap in the new views. Raises :class:`IngestError` and changes nothing on failure."""
+        """Parse an upload in an isolated process, build the new views, commit the document
+        with its audit row, then swap the views in. ``check`` sees the server's documents as
+        they would be and may refuse them by raising. Raises :class:`IngestError` (or the
+        store's or ``check``'s error) and changes nothing on failure."""
         extracted = extract_isolated(filename, data, self.limits)
         with self._write:
             name = server_collection(guild_id)
-            folder = self.server_folder(guild_id)
-            taken = {d.id for d in self.answerer_for(guild_id).index.documents}
-            doc = folders.add_extracted(
-                folder,
-                extracted,
-                collection=name,
-                name_hint=filename,
-                overrides=overrides,
-                taken=taken,
+            stored = self._documents().documents(guild_id)  # with other processes' changes
+            taken = {d.id for d in (*self.answerer_for(guild_id).index.documents, *stored)}
+            doc = folders.new_document(
+                extracted, collection=name, name_hint=filename, overrides=overrides, taken=taken
             )
-            try:
-                self._reload_one(name, folder, guild_id)
-            except BaseException:
-                folders.remove_document(folder, doc.id)  # keep disk and index in step
-                raise
+            fresh = _server(guild_id, (*stored, doc))
+            if check is not None:
+                check(fresh.documents)
+            self._change(fresh, lambda: self._documents().add_document(guild_id, user_id, doc))
             return doc
 
-    def remove(self, guild_id: int, doc_id: str) -> Document | None:
-        """Delete a document from the server's own collection (never an operator's)."""
+    def remove(self, guild_id: int, doc_id: str, user_id: int | None = None) -> Document | None:
+        """Delete a document from the server's own collection (never an operator's), with
+        its audit row; None when the server has no such document."""
         with self._write:
-            name = server_collection(guild_id)
-            current = self._collections.get(name)
+            current = self._collections.get(server_collection(guild_id))
             doc = next((d for d in current.documents if d.id == doc_id), None) if current else None
             if doc is None:
                 return None
-            folder = self.server_folder(guild_id)
-            folders.remove_document(folder, doc_id)
-            self._reload_one(name, folder, guild_id)
+            fresh = _server(guild_id, tuple(d for d in current.documents if d.id != doc_id))
+            removed = self._change(
+                fresh, lambda: self._documents().remove_document(guild_id, user_id, doc_id)
+            )
+            if removed is None:  # another process removed it first: take the store's state
+                self._install(self._read_server(guild_id))
+                return None
             return doc
 
     def reload_server(self, guild_id: int) -> Collection:
+        """Re-read a server's documents from the store (another process changed them)."""
         with self._write:
-            name = server_collection(guild_id)
-            return self._reload_one(name, self.server_folder(guild_id), guild_id)
+            fresh = self._read_server(guild_id)
+            current = self._collections.get(fresh.name)
+            if current is not None and _same(current.documents, fresh.documents):
+                return current
+            self._install(fresh)
+            return fresh
 
-    # -- internals (under the write lock) ------------------------------------------------
+        # -- internals (under the write lock) ------------------------------------------------
 
-    def _reload_one(self, name: str, folder: Path, guild_id: int) -> Collection:
-        fresh = _read(name, folder, guild_id)
-        collections = {**self._collections, name: fresh}
-        self._swap(collections, rebuild_all=False, changed=name)
-        return fresh
+    def _documents(self) -> ServerDocuments:
+        if self.store is None:
+            raise RuntimeError("no store is configured for servers' own documents")
+        return self.store
 
-    def _swap(
+    def _read_server(self, guild_id: int) -> Collection:
+        return _server(guild_id, tuple(self._documents().documents(guild_id)))
+
+    def _change(self, fresh: Collection, commit: Callable[[], T]) -> T:
+        """Build the views ``fresh`` needs, commit, then swap: a failure before the commit
+        changes nothing, and nothing is swapped in that was not committed."""
+        collections = {**self._collections, fresh.name: fresh}
+        views = self._views_for(collections, changed=fresh.name)
+        result = commit()
+        self._publish(collections, views)
+        return result
+
+    def _install(self, fresh: Collection) -> None:
+        collections = {**self._collections, fresh.name: fresh}
+        self._publish(collections, self._views_for(collections, changed=fresh.name))
+
+    def _swap(self, collections: dict[str, Collection], *, rebuild_all: bool) -> None:
+        self._publish(collections, self._views_for(collections, rebuild_all=rebuild_all))
+
+    def _views_for(
         self,
         collections: dict[str, Collection],
         *,
-        rebuild_all: bool,
+        rebuild_all: bool = False,
         changed: str | None = None,
-    ) -> None:
+    ) -> dict[tuple[str, ...], Answerer]:
+        """Every view some server reaches in ``collections``: kept when unchanged, else
+        built."""
         guilds = [c.server for c in collections.values() if c.server is not None]
         guilds += [g for spec in self.operator for g in spec.guilds]
         keys = {self.view_key(None, collections)} | {self.view_key(g, collections) for g in guilds}
         stale = {k for k in keys if rebuild_all or k not in self._views or changed in k}
         views = {k: v for k, v in self._views.items() if k in keys and k not in stale}
         views.update(self._build_views(sorted(stale), collections))
+        return views
+
+    def _publish(
+        self, collections: dict[str, Collection], views: dict[tuple[str, ...], Answerer]
+    ) -> None:
         # Readers see either the old state or the new one: views first, then collections
         # (a reader between the two gets an old key, still present in the new views or
         # built on the spot from the old collections).
@@ -258,8 +287,17 @@ class Library:
         return index
 
 
-def _read(name: str, folder: Path, server: int | None) -> Collection:
-    if server is not None and not folder.exists():
-        return Collection(name, folder, (), (), server)
+def _read(name: str, folder: Path) -> Collection:
     loaded = load_folder(folder, collection=name)
-    return Collection(name, folder, tuple(loaded.documents), tuple(loaded.issues), server)
+    return Collection(name, folder, tuple(loaded.documents), tuple(loaded.issues), None)
+
+
+def _server(guild_id: int, documents: tuple[Document, ...]) -> Collection:
+    return Collection(server_collection(guild_id), None, documents, (), guild_id)
+
+
+def _same(a: Sequence[Document], b: Sequence[Document]) -> bool:
+    def key(docs: Sequence[Document]) -> list[tuple[str, str, DocumentMeta]]:
+        return sorted((d.id, d.sha256, d.meta) for d in docs)
+
+    return key(a) == key(b)

@@ -62,10 +62,10 @@ def roles(guild: GuildSpec, editor_role: int) -> list[dict[str, Any]]:
     ]
 
 
-def make_library(tmp_path: Path, max_bytes: int = 50_000) -> Library:
+def make_library(store: Store, tmp_path: Path, max_bytes: int = 50_000) -> Library:
     return Library(
         [CollectionSpec(name="default")],
-        tmp_path / "servers",
+        store,
         IndexSettings(),
         AnswerSettings(),
         cache_dir=tmp_path / "cache",
@@ -83,11 +83,16 @@ def two_servers() -> tuple[GuildSpec, GuildSpec, dict[str, Any], int]:
 
 
 async def open_world(
-    tmp_path: Path, config: DiscordConfig | None = None, max_bytes: int = 50_000
+    tmp_path: Path,
+    config: DiscordConfig | None = None,
+    max_bytes: int = 50_000,
+    database: Path | str | None = None,
 ) -> tuple[Library, Store]:
-    library = make_library(tmp_path, max_bytes)
+    """A library and its store: SQLite in ``tmp_path`` unless ``database`` names another."""
+    store = Store(database or tmp_path / "verbatim.sqlite3")
+    library = make_library(store, tmp_path, max_bytes)
     await asyncio.to_thread(library.load)
-    return library, Store(tmp_path / "verbatim.sqlite3")
+    return library, store
 
 
 async def respond(

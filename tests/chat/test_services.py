@@ -132,14 +132,14 @@ async def test_eight_uploads_are_bounded_and_never_delay_a_question(busy_world: 
 
 
 async def test_another_process_picks_up_changes_from_the_audit_log(world: World, tmp_path):
-    """Two shard processes share the data folder and database: what one changes, the other
-    serves after following the audit log."""
+    """Two shard processes share the SQLite database: what one changes, the other serves
+    after following the audit log (with PostgreSQL, announced: tests/chat/test_shards_e2e.py)."""
     w = world
+    other_store = Store(tmp_path / "verbatim.sqlite3")
     other_library = Library(
-        [CollectionSpec(name="default")], tmp_path / "servers", IndexSettings(), AnswerSettings()
+        [CollectionSpec(name="default")], other_store, IndexSettings(), AnswerSettings()
     )
     await asyncio.to_thread(other_library.load)
-    other_store = Store(tmp_path / "verbatim.sqlite3")
     other = VerbatimBot(
         DiscordConfig(follow_changes_seconds=0),
         other_library.answerer_for,

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.core import atomic
 from bot.core.answers import AnswerSettings
 from bot.core.index import IndexSettings
 from bot.core.ingest import IngestError
 from bot.core.library import CollectionSpec, Library
+from bot.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 A, B = 111, 222
@@ -22,7 +22,7 @@ A, B = 111, 222
 def make_library(tmp_path: Path, extra: list[CollectionSpec] | None = None) -> Library:
     lib = Library(
         [CollectionSpec(name="default"), *(extra or [])],
-        tmp_path / "servers",
+        Store(tmp_path / "verbatim.sqlite3"),
         IndexSettings(),
         AnswerSettings(),
         cache_dir=tmp_path / "cache",
@@ -50,10 +50,9 @@ def test_hostile_names_never_choose_a_path(tmp_path):
     lib = make_library(tmp_path)
     for name in ["../../escape.txt", "/etc/passwd.txt", "a" * 5000 + ".txt", "..\\..\\x.md"]:
         lib.add_upload(A, name, b"Some harmless words about tides.")
-    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.md"))
-    assert all(p.parts[:2] == ("servers", str(A)) for p in written)
-    assert len(written) == 4
-    assert all(len(p.name) <= 64 + 3 for p in written)
+    assert not list(tmp_path.rglob("*.md"))  # documents live in the database, not in files
+    ids = [d.id for d in lib.store.documents(A)]
+    assert len(ids) == 4 and all(len(i) <= 64 and "/" not in i and "." not in i for i in ids)
 
 
 def test_failed_parse_leaves_nothing_behind(tmp_path):
@@ -63,9 +62,7 @@ def test_failed_parse_leaves_nothing_behind(tmp_path):
         lib.add_upload(A, "x.pdf", b"%PDF-1.4 garbage")
     with pytest.raises(IngestError):
         lib.add_upload(A, "x.exe", b"MZ")
-    assert not (tmp_path / "servers" / str(A)).exists() or not any(
-        (tmp_path / "servers" / str(A)).iterdir()
-    )
+    assert lib.store.documents(A) == [] and lib.store.audit(A) == []
     assert lib.answerer_for(A) is before
 
 
@@ -111,7 +108,7 @@ def test_questions_are_answered_from_the_old_index_during_a_rebuild(tmp_path, mo
     assert lib.answerer_for(A).answer("lighthouse storms").answered
 
 
-def test_a_failed_rebuild_keeps_the_old_index_and_removes_the_new_file(tmp_path, monkeypatch):
+def test_a_failed_rebuild_keeps_the_old_index_and_stores_nothing(tmp_path, monkeypatch):
     lib = make_library(tmp_path)
     lib.add_upload(A, "a.txt", b"First document about harbours.", {"title": "Harbours"})
     import bot.core.library as library_module
@@ -124,7 +121,8 @@ def test_a_failed_rebuild_keeps_the_old_index_and_removes_the_new_file(tmp_path,
         lib.add_upload(A, "b.txt", b"Second document about lighthouses.", {"title": "Lights"})
     monkeypatch.undo()
     assert lib.answerer_for(A).answer("harbours").answered
-    assert sorted(p.name for p in (tmp_path / "servers" / str(A)).glob("*.md")) == ["harbours.md"]
+    assert [d.id for d in lib.store.documents(A)] == ["harbours"]
+    assert [e.doc_id for e in lib.store.audit(A)] == ["harbours"]
 
 
 def test_two_admins_adding_at_once_both_land(tmp_path):
@@ -151,21 +149,22 @@ def test_two_admins_adding_at_once_both_land(tmp_path):
         assert lib.answerer_for(A).answer(f"zebra{n}").answered
 
 
-def test_crash_between_write_and_rename_loses_nothing(tmp_path, monkeypatch):
+def test_crash_while_committing_loses_nothing_and_leaves_no_unaudited_change(tmp_path, monkeypatch):
     lib = make_library(tmp_path)
     lib.add_upload(A, "a.txt", b"Harbour records from 1850.", {"title": "Harbours"})
+    import bot.store.store as store_module
 
     def crash(*args, **kwargs):
         raise KeyboardInterrupt("power cut")  # a BaseException, like a kill
 
-    monkeypatch.setattr(atomic.os, "replace", crash)
+    monkeypatch.setattr(store_module, "insert_audit", crash)  # after the document's row
     with pytest.raises(KeyboardInterrupt):
         lib.add_upload(A, "b.txt", b"Lighthouse records.", {"title": "Lights"})
     monkeypatch.undo()
-    # "restart": a fresh library over the same folders
-    again = make_library(tmp_path)
+    assert "lights" not in lib.answerer_for(A).index.by_id
+    again = make_library(tmp_path)  # "restart"
     assert again.answerer_for(A).answer("harbour records").answered
-    assert not list((tmp_path / "servers" / str(A)).glob(".tmp-*"))
+    assert [d.id for d in again.store.documents(A)] == ["harbours"]
 
 
 def test_killed_mid_rebuild_then_restart_keeps_every_document(tmp_path):
@@ -181,8 +180,9 @@ def test_killed_mid_rebuild_then_restart_keeps_every_document(tmp_path):
             print("rebuilding", flush=True)
             time.sleep(60)
         if __name__ == "__main__":
-            servers = L.Path({str(tmp_path / "servers")!r})
-            lib = L.Library([L.CollectionSpec(name="default")], servers,
+            from bot.store import Store
+            store = Store(L.Path({str(tmp_path / "verbatim.sqlite3")!r}))
+            lib = L.Library([L.CollectionSpec(name="default")], store,
                             IndexSettings(), AnswerSettings())
             lib.load()
             L.load_or_build = stall

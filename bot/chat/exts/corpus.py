@@ -44,6 +44,19 @@ async def announce(
     gid = interaction.guild_id
     assert gid is not None
     await services.record(action, guild_id=gid, user_id=interaction.user.id, doc=doc, detail=detail)
+    await post(interaction, action, doc, detail)
+
+
+async def post(
+    interaction: discord.Interaction[Any],
+    action: str,
+    doc: Document | None = None,
+    detail: str | None = None,
+) -> None:
+    """Post an (already recorded) change to the server's audit channel, if it has one."""
+    services: Services = gate.services(interaction)
+    gid = interaction.guild_id
+    assert gid is not None
     channel_id = (await services.settings.get(gid)).audit_channel
     channel = interaction.client.get_channel(channel_id) if channel_id else None
     if isinstance(channel, discord.abc.Messageable):
@@ -97,11 +110,11 @@ class Corpus(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             added = await self.services.add_upload(
-                interaction.guild_id, file.filename, file.url, overrides
+                interaction.guild_id, file.filename, file.url, overrides, interaction.user.id
             )
         except (IngestError, ValidationError) as exc:
             raise gate.UserError(f"Not added: {gate.one_line(exc)}") from exc
-        await announce(interaction, "corpus.add", added.doc)
+        await post(interaction, "corpus.add", added.doc)  # recorded with the document
         await interaction.edit_original_response(
             embed=render.added_embed(added.doc, added.passages, added.sample)
         )
@@ -148,7 +161,7 @@ class Corpus(commands.Cog):
             embed.set_footer(text="This server has no documents of its own yet: /corpus add.")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
-    @corpus.command(name="reload", description="Re-read this server's documents from disk")
+    @corpus.command(name="reload", description="Re-read this server's documents from the database")
     async def reload(self, interaction: discord.Interaction[Any]) -> None:
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -209,11 +222,13 @@ class RemoveButton(
         """Acknowledge (and take the buttons away) first: removal rebuilds an index."""
         assert interaction.guild_id is not None
         await interaction.response.edit_message(content=f"Removing `{self.doc_id}`…", view=None)
-        removed = await gate.services(interaction).remove(interaction.guild_id, self.doc_id)
+        removed = await gate.services(interaction).remove(
+            interaction.guild_id, self.doc_id, interaction.user.id
+        )
         if removed is None:
             await interaction.edit_original_response(content=NO_SUCH_DOC)
             return
-        await announce(interaction, "corpus.remove", removed)
+        await post(interaction, "corpus.remove", removed)  # recorded with it
         await interaction.edit_original_response(content=f"Removed `{removed.id}`.")
 
 

@@ -3,8 +3,6 @@ what, servers never seeing each other's documents, uploads, removal, caps and au
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.chat import render
@@ -45,7 +43,7 @@ async def test_member_without_rights_is_refused_and_nothing_is_stored(world: Wor
     w = world
     reply = await upload(w, "log.txt", LIGHTHOUSE, w.a, user=w.member)
     assert reply["content"] == NOT_ALLOWED
-    assert not (tmp_path / "servers" / str(w.a.id)).exists()
+    assert w.store.documents(w.a.id) == []
     _, settings = await command(
         w, "settings set", {"key": "results", "value": "5"}, guild_id=w.a.id, user=w.member
     )
@@ -63,8 +61,8 @@ async def test_bad_uploads_are_refused_clearly(world: World, tmp_path):
     assert render.unescape(broken["content"]).startswith("Not added:")
     hostile = await upload(w, "../../../etc/passwd.txt", b"Harbour records from 1850.", w.a)
     assert hostile["embeds"][0]["fields"][0]["value"] == "`passwd`"
-    written = [p.relative_to(tmp_path) for p in tmp_path.rglob("*.md")]
-    assert written == [Path("servers") / str(w.a.id) / "passwd.md"]
+    assert not list(tmp_path.rglob("*.md"))  # no upload ever names a file
+    assert [d.id for d in w.store.documents(w.a.id)] == ["passwd"]
 
 
 async def test_remove_asks_for_confirmation(world: World):
