@@ -80,15 +80,15 @@ async def one_round(n: int, uploads: int, upload_chars: int) -> dict[str, float]
     side = DoubleThread(heartbeat_interval_ms=250, guilds=guilds)
     double = side.double
     with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp) / "verbatim.sqlite3")
         library = Library(
             [CollectionSpec(name="default")],
-            Path(tmp) / "servers",
+            store,
             IndexSettings(),
             AnswerSettings(),
             limits=IngestLimits(max_bytes=10 * 1024 * 1024),
         )
         await asyncio.to_thread(library.load)
-        store = Store(Path(tmp) / "verbatim.sqlite3")
         try:
             config = DiscordConfig(cooldown_seconds=0)
             bot = VerbatimBot(config, library.answerer_for, library=library, store=store)

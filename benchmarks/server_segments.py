@@ -41,6 +41,7 @@ from bm25_speed import make_words, release_free_memory, rss  # noqa: E402
 from bot.core.answers import AnswerSettings  # noqa: E402
 from bot.core.index import IndexSettings  # noqa: E402
 from bot.core.library import CollectionSpec, Library  # noqa: E402
+from bot.store import Store  # noqa: E402
 
 MIB = 1024 * 1024
 PARAGRAPHS_PER_DOC = 50
@@ -72,9 +73,11 @@ def write_corpus(root: Path, passages: int, servers: int, per_server: int, seed:
 
 
 def measure(root: Path, with_servers: bool) -> dict:
+    # servers' documents live in the store: the first start imports the server folders
+    store = Store(root / "verbatim.sqlite3", legacy_servers_dir=root / "servers")
     lib = Library(
         [CollectionSpec(name="operator", path=root / "operator")],
-        root / "servers" if with_servers else None,
+        store if with_servers else None,
         IndexSettings(),
         AnswerSettings(),
         cache_dir=root / "cache",
