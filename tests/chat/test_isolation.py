@@ -81,12 +81,15 @@ async def test_no_command_in_one_server_reads_or_changes_anothers_data(world_on:
     assert "`zephyrine-log`" in json.dumps(added)
     claim = w.double.make_message("The keeper logged 312 storms?", guild_id=w.b.id)
     await w.double.dispatch("MESSAGE_CREATE", claim)
-    inter = w.double.make_message_command_interaction("Find sources", claim, user=owner_b)
-    await w.double.dispatch("INTERACTION_CREATE", inter)
-    found = await w.double.wait_for_request(
-        lambda r: r.params.get("token") == inter["token"], method="PATCH", timeout=30
-    )
-    replies.append(found.json)
+    for menu in ("Find sources", "Answer with sources"):
+        inter = w.double.make_message_command_interaction(menu, claim, user=owner_b)
+        await w.double.dispatch("INTERACTION_CREATE", inter)
+        found = await w.double.wait_for_request(
+            lambda r, inter=inter: r.params.get("token") == inter["token"],
+            method="PATCH",
+            timeout=30,
+        )
+        replies.append(found.json)
 
     shown = json.dumps(replies)
     assert marker not in shown and a_channel not in shown
