@@ -8,9 +8,10 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +21,7 @@ from bot.core.answers import Answerer, QuestionError, check_question
 from bot.core.corpus import CorpusError, load_folder
 from bot.core.evaluate import evaluate, load_question_set
 from bot.core.library import Library, OpenCorpus, open_corpus
-from bot.core.models import Answer, Document, Quote
+from bot.core.models import Answer, Document, DocumentMeta, Quote
 from bot.store import Store, StoreError
 
 PROGRESS_MIN_DOCUMENTS = 200
@@ -39,11 +40,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         return int(args.handler(args, out) or 0)
-    except (CliError, ConfigError, CorpusError, QuestionError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+    except BrokenPipeError:  # the reader went away (`verbatim corpus list | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except (CliError, ConfigError, CorpusError, QuestionError, ValueError, OSError) as exc:
+        say(err, "error:", str(exc) or type(exc).__name__)
         return 2 if isinstance(exc, QuestionError) else 1
     except KeyboardInterrupt:
         return 130
+
+
+def say(console: Console, label: str, message: str, style: str = "bold red") -> None:
+    """One line: a styled label, then ``message`` as plain text (never read as markup)."""
+    console.print(Text.assemble((label, style), " ", message.replace("\n", " ")))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,8 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     ev.set_defaults(handler=cmd_eval)
     corpus = sub.add_parser("corpus", help="add, remove or list documents of a collection folder")
     csub = corpus.add_subparsers(dest="corpus_command", required=True, metavar="ACTION")
-    add = csub.add_parser("add", parents=[common], help="add .txt, .md, .html or .pdf files")
-    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add = csub.add_parser(
+        "add", parents=[common], help="add .txt, .md, .html or .pdf files, or web pages by URL"
+    )
+    add.add_argument("files", nargs="+", metavar="FILE_OR_URL")
     add.add_argument("--to", type=Path, help="collection folder (default: the corpus folder)")
     for field in ("title", "publisher", "published", "url"):
         add.add_argument(f"--{field}", help=f"the document's {field} (overrides the file's)")
@@ -122,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
         "file", type=Path, help="a dump from 'verbatim db export' ('-': standard input)"
     )
     load.set_defaults(handler=cmd_db_import)
+
+    cfg = sub.add_parser("config", help="print the example configuration")
+    cfg.add_argument("action", choices=["example"], help="example: every setting, commented")
+    cfg.set_defaults(handler=cmd_config)
 
     run = sub.add_parser("run", parents=[common], help="start the Discord bot ($DISCORD_TOKEN)")
     run.set_defaults(handler=cmd_run)
@@ -167,7 +182,13 @@ def _open(args: argparse.Namespace, out: Console, config: Config | None = None) 
             bar.stop()
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for issue in opened.loaded.issues:
-        err.print(f"[yellow]warning:[/] {issue}", highlight=False)
+        say(err, "warning:", str(issue), "yellow")
+    if not opened.loaded.documents:
+        unusable = " (the files there could not be used: see the warnings)"
+        raise CliError(
+            f"no documents in {opened.folder}: add .md, .txt, .html or .pdf files"
+            + (unusable if opened.loaded.issues else "")
+        )
     return opened
 
 
@@ -195,9 +216,9 @@ def cmd_ask(args: argparse.Namespace, out: Console) -> int:
 
 def answer_json(answer: Answer) -> dict[str, object]:
     def quote(q: Quote) -> dict[str, object]:
-        return q.model_dump(
-            mode="json", exclude={"collection", "author", "page"} if not q.page else {"collection"}
-        )
+        exclude = {"collection", "author", "page"} if not q.page else {"collection"}
+        exclude |= {k for k in ("page_label", "section", "retrieved") if getattr(q, k) is None}
+        return q.model_dump(mode="json", exclude=exclude)
 
     return {
         "question": answer.question,
@@ -262,15 +283,14 @@ def cmd_index(args: argparse.Namespace, out: Console) -> int:
 def cmd_sources(args: argparse.Namespace, out: Console) -> int:
     opened = _open(args, out)
     docs = opened.answerer.index.documents
-    table = Table(title=f"Corpus: {opened.folder}")
+    table = Table(title=Text(f"Corpus: {opened.folder}"))
     table.add_column("id", no_wrap=True, min_width=max((len(d.id) for d in docs), default=2))
     for name in ("title", "publisher", "published", "chars"):
         table.add_column(name)
     for doc in docs:
         m = doc.meta
-        table.add_row(
-            doc.id, doc.title, m.publisher or "", str(m.published or ""), f"{len(doc.text):,}"
-        )
+        cells = (doc.id, doc.title, m.publisher or "", str(m.published or ""), f"{len(doc.text):,}")
+        table.add_row(*(Text(c) for c in cells))
     out.print(table)
     return 0
 
@@ -280,8 +300,10 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
     opened = _open(args, out, config)
     docs = opened.loaded.documents
     issues = opened.loaded.issues
-    out.print(f"config: {find_config(args.config) or 'defaults'} ok")
-    out.print(f"corpus: {opened.folder}: {len(docs)} documents loaded, {len(issues)} with errors")
+    out.print(Text(f"config: {find_config(args.config) or 'defaults'} ok"))
+    out.print(
+        Text(f"corpus: {opened.folder}: {len(docs)} documents loaded, {len(issues)} with errors")
+    )
     return 1 if issues or not docs else 0
 
 
@@ -290,7 +312,8 @@ def cmd_eval(args: argparse.Namespace, out: Console) -> int:
     opened = _open(args, out)
     report = evaluate(opened.answerer.answer, questions)
     n_ans = sum(q.answerable for q in questions.question)
-    table = Table("metric", "value", title=f"{args.file} ({len(questions.question)} questions)")
+    title = Text(f"{args.file} ({len(questions.question)} questions)")
+    table = Table("metric", "value", title=title)
     table.add_row(f"hit@1 ({n_ans} answerable)", f"{report.hit_at(1):.3f}")
     table.add_row("hit@3", f"{report.hit_at(3):.3f}")
     table.add_row("MRR@3", f"{report.mrr:.3f}")
@@ -320,49 +343,83 @@ def _collection_folder(args: argparse.Namespace, config: Config, folder: Path | 
 
 
 def _audit(
-    config: Config, action: str, folder: Path, doc: Document, detail: str | None = None
+    store: Store, action: str, folder: Path, doc: Document, detail: str | None = None
 ) -> None:
     """Record an operator's change in the audit log (no server, no user)."""
-    with open_store(config) as store:
-        store.record(
-            action,
-            guild_id=None,
-            user_id=None,
-            collection=str(folder),
-            doc_id=doc.id,
-            sha256=doc.sha256,
-            detail=detail,
+    store.record(
+        action,
+        guild_id=None,
+        user_id=None,
+        collection=str(folder),
+        doc_id=doc.id,
+        sha256=doc.sha256,
+        detail=detail,
+    )
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    """The metadata options given; checked once, before any file is read."""
+    given = {k: getattr(args, k) for k in ("title", "publisher", "published", "url")}
+    given = {k: v for k, v in given.items() if v}
+    one_each = [k for k in ("title", "url") if k in given]
+    if one_each and len(args.files) > 1:
+        raise CliError(
+            f"--{one_each[0]} names a single document, but {len(args.files)} files were "
+            "given: add them one at a time"
         )
+    try:
+        DocumentMeta.model_validate(given)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        raise CliError(f"--{problem['loc'][0]}: {problem['msg']}") from None
+    return given
 
 
 def cmd_corpus_add(args: argparse.Namespace, out: Console) -> int:
     from bot.core.collection import add_extracted
-    from bot.core.ingest import IngestError, extract_isolated
+    from bot.core.fetch import extract_url, is_url
+    from bot.core.ingest import ExtractionWorker, IngestError
 
     config = _config(args)
     folder = _collection_folder(args, config, args.to)
+    overrides = _overrides(args)
     folder.mkdir(parents=True, exist_ok=True)
-    overrides = {k: getattr(args, k) for k in ("title", "publisher", "published", "url")}
+    known = list(load_folder(folder, cache_dir=config.corpus.cache_dir).documents)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     failed = 0
-    for path in args.files:
-        try:
-            data = path.read_bytes()
-            extracted = extract_isolated(path.name, data, config.uploads)
-            taken = {d.id for d in load_folder(folder).documents}
-            doc = add_extracted(
-                folder,
-                extracted,
-                collection=folder.name,
-                name_hint=path.name,
-                overrides=overrides,
-                taken=taken,
-            )
-        except (OSError, IngestError, ValueError) as exc:
-            failed += 1
-            Console(stderr=True, soft_wrap=True).print(f"[bold red]not added:[/] {path}: {exc}")
-            continue
-        _audit(config, "corpus.add", folder, doc, detail=str(path))
-        out.print(f"added {doc.id}: {doc.title} ({len(doc.text):,} characters)")
+    with (
+        open_store(config) as store,
+        ExtractionWorker(config.uploads) as worker,
+        Progress(console=err, transient=True, disable=len(args.files) < 2) as bar,
+    ):
+        task = bar.add_task("adding", total=len(args.files))
+        for name in args.files:
+            try:
+                if is_url(name):
+                    extracted = extract_url(name, config.uploads, worker.extract)
+                    hint = urlsplit(name).path.rstrip("/").rsplit("/", 1)[-1] or "page"
+                else:
+                    path = Path(name)
+                    extracted = worker.extract(path.name, path.read_bytes())
+                    hint = path.name
+                doc = add_extracted(
+                    folder,
+                    extracted,
+                    collection=folder.name,
+                    name_hint=hint,
+                    overrides=overrides,
+                    taken={d.id for d in known},
+                    known=known,
+                )
+            except (OSError, IngestError, ValueError) as exc:
+                failed += 1
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                say(bar.console, "not added:", f"{name}: {reason}")
+            else:
+                known.append(doc)
+                _audit(store, "corpus.add", folder, doc, detail=name)
+                out.print(Text(f"added {doc.id}: {doc.title} ({len(doc.text):,} characters)"))
+            bar.advance(task)
     return 1 if failed else 0
 
 
@@ -371,29 +428,49 @@ def cmd_corpus_remove(args: argparse.Namespace, out: Console) -> int:
 
     config = _config(args)
     folder = _collection_folder(args, config, args.to)
+    if not folder.is_dir():
+        raise CliError(f"collection folder not found: {folder}")
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     missing = 0
-    docs = {d.id: d for d in load_folder(folder).documents}
-    for doc_id in args.ids:
-        doc = docs.get(doc_id)
-        if doc is None or not remove_document(folder, doc_id):
-            missing += 1
-            Console(stderr=True, soft_wrap=True).print(
-                f"[bold red]no document[/] {doc_id!r} in {folder}"
-            )
-            continue
-        _audit(config, "corpus.remove", folder, doc)
-        out.print(f"removed {doc_id}")
+    docs = {d.id: d for d in load_folder(folder, cache_dir=config.corpus.cache_dir).documents}
+    with open_store(config) as store:
+        for doc_id in args.ids:
+            doc = docs.get(doc_id)
+            if doc is None or not remove_document(folder, doc_id):
+                missing += 1
+                say(err, "no document", f"{doc_id!r} in {folder}")
+                continue
+            _audit(store, "corpus.remove", folder, doc)
+            out.print(Text(f"removed {doc_id}"))
     return 1 if missing else 0
 
 
 def cmd_corpus_list(args: argparse.Namespace, out: Console) -> int:
-    folder = _collection_folder(args, _config(args), args.folder)
-    loaded = load_folder(folder)
+    config = _config(args)
+    folder = _collection_folder(args, config, args.folder)
+    if not folder.is_dir():
+        raise CliError(f"collection folder not found: {folder}")
+    loaded = load_folder(folder, cache_dir=config.corpus.cache_dir)
     for doc in loaded.documents:
         print(f"{doc.id}\t{doc.title}\t{len(doc.text):,} characters")  # tab-separated
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     for issue in loaded.issues:
-        Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/] {issue}")
+        say(err, "warning:", str(issue), "yellow")
     return 1 if loaded.issues else 0
+
+
+def example_config() -> str:
+    """The commented example configuration, installed with the package (or the checkout's)."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "config.example.toml", package.parent / "config.example.toml"):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise CliError("the example configuration is not installed")
+
+
+def cmd_config(args: argparse.Namespace, out: Console) -> int:
+    sys.stdout.write(example_config())
+    return 0
 
 
 def _token() -> str:
@@ -404,6 +481,9 @@ def _token() -> str:
 
 
 def cmd_run(args: argparse.Namespace, out: Console) -> int:
+    import aiohttp
+    import discord
+
     from bot.chat.client import VerbatimBot
     from bot.chat.logs import log_event, setup_logging
 
@@ -413,7 +493,12 @@ def cmd_run(args: argparse.Namespace, out: Console) -> int:
     setup_logging()
     log_event("storage", **store.describe())
     bot = VerbatimBot(config.discord, library.answerer_for, library=library, store=store)
-    bot.run(token, log_handler=None)
+    try:
+        bot.run(token, log_handler=None)
+    except discord.LoginFailure:
+        raise CliError("Discord refused the token in DISCORD_TOKEN") from None
+    except (OSError, aiohttp.ClientError) as exc:
+        raise CliError(f"cannot reach Discord: {exc}") from None
     return 0
 
 
@@ -438,7 +523,7 @@ def open_library(config: Config, corpus: Path | None = None) -> tuple[Library, S
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     for coll in library.collections():
         for issue in coll.issues:
-            err.print(f"[yellow]warning:[/] {issue}", highlight=False)
+            say(err, "warning:", str(issue), "yellow")
     return library, store
 
 
@@ -532,6 +617,7 @@ def _counts(counts: dict[str, int]) -> str:
 def cmd_sync(args: argparse.Namespace, out: Console) -> int:
     import asyncio
 
+    import aiohttp
     import discord
 
     from bot.chat.client import VerbatimBot
@@ -563,8 +649,10 @@ def cmd_sync(args: argparse.Namespace, out: Console) -> int:
         raise CliError("Discord refused the token in DISCORD_TOKEN") from None
     except discord.HTTPException as exc:
         raise CliError(f"Discord refused the sync: {exc}") from None
+    except (OSError, aiohttp.ClientError) as exc:
+        raise CliError(f"cannot reach Discord: {exc}") from None
     for line in lines:
-        out.print(f"synced {line}")
+        out.print(Text(f"synced {line}"))
     return 0
 
 

@@ -159,7 +159,7 @@ def citation(q: Quote, limit: int = 400) -> str:
     """ "— [Title](url), Publisher, 22 June 2022, ¶7" with every part escaped."""
     title = cut(q.title, 200)
     if q.url:
-        safe_url = url_quote(q.url, safe=":/?&=#%~+,;@!$'*.-_")
+        safe_url = url_quote(q.link or q.url, safe=":/?&=#%~+,;@!$'*.-_")
         title = f"[{title}](<{safe_url}>)"
     parts = [title]
     for extra in (q.author, q.publisher):
@@ -167,11 +167,14 @@ def citation(q: Quote, limit: int = 400) -> str:
             parts.append(cut(extra, 100))
     if q.published:
         parts.append(f"{q.published.day} {q.published:%B %Y}")
-    parts.append(f"p. {q.page}, ¶{q.paragraph}" if q.page else f"¶{q.paragraph}")
+    where = cut(q.location, 200)  # section headings are corpus text: escaped
+    parts.append(where)
+    if q.retrieved:
+        parts.append(f"retrieved {q.retrieved.day} {q.retrieved:%B %Y}")
     line = "— " + ", ".join(parts)
     if len(line) <= limit:
         return line
-    where = f", p. {q.page}, ¶{q.paragraph}" if q.page else f", ¶{q.paragraph}"
+    where = ", " + where
     return "— " + cut(q.title, max(1, limit - 2 - len(where))) + where
 
 

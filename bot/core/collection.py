@@ -8,6 +8,8 @@ with ".") and they are swept on the next change or load.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
@@ -15,17 +17,23 @@ from typing import Any
 import yaml
 
 from bot.core.atomic import fsync_dir, sweep_temp_files, write_atomic
-from bot.core.corpus import parse_document
+from bot.core.corpus import LAYOUT_KEYS, load_folder, parse_document
 from bot.core.ingest import Extracted, IngestError, slugify
 from bot.core.models import Document, DocumentMeta
 
 
-def document_bytes(text: str, meta: DocumentMeta, page_starts: tuple[int, ...] | None) -> bytes:
-    """A stored document: YAML front matter, then the text exactly."""
+def document_bytes(text: str, meta: DocumentMeta, layout: Extracted | None = None) -> bytes:
+    """A stored document: YAML front matter (with the layout of an extracted PDF or page:
+    page offsets and labels, section headings), then the text exactly."""
     data: dict[str, Any] = meta.model_dump(mode="json", exclude_none=True)
-    if page_starts:
-        data["page_starts"] = list(page_starts)
-    front = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=10_000)
+    if layout is not None:
+        for key in LAYOUT_KEYS:
+            value = getattr(layout, key)
+            if value:
+                data[key] = [list(v) if isinstance(v, tuple) else v for v in value]
+    front = yaml.safe_dump(
+        data, sort_keys=False, allow_unicode=True, width=10_000, default_flow_style=None
+    )
     return f"---\n{front}---\n{text}".encode()
 
 
@@ -65,9 +73,16 @@ def add_extracted(
     name_hint: str,
     overrides: dict[str, Any] | None = None,
     taken: AbstractSet[str] = frozenset(),
+    known: Iterable[Document] = (),
 ) -> Document:
     """Store an extracted upload in the collection ``folder`` and return it, exactly as the
-    loader will read it back (see :func:`new_document`)."""
+    loader will read it back (see :func:`new_document`). A text equal to one of the
+    ``known`` documents' is refused: the same text stored twice would be shown as
+    corroborating itself."""
+    digest = hashlib.sha256(extracted.text.encode("utf-8")).hexdigest()
+    for other in known:
+        if other.sha256 == digest:
+            raise IngestError(f"this document is already in the corpus as {other.id!r}")
     existing = {p.stem for p in folder.glob("*.md")} if folder.is_dir() else set()
     doc = new_document(
         extracted,
@@ -76,7 +91,7 @@ def add_extracted(
         overrides=overrides,
         taken=set(taken) | existing,
     )
-    data = document_bytes(doc.text, doc.meta, doc.page_starts)
+    data = document_bytes(doc.text, doc.meta, extracted)
     path = folder / f"{doc.id}.md"
     stored = parse_document(data, doc.id, collection, str(path))
     if stored.text != doc.text:  # the stored form must read back exactly
@@ -87,10 +102,19 @@ def add_extracted(
 
 
 def remove_document(folder: Path, doc_id: str) -> bool:
-    """Delete a stored document; False when there is none with that id."""
-    path = folder / f"{doc_id}.md"
-    if not path.is_file():
+    """Delete the file holding document ``doc_id`` (whatever its name or kind, as the loader
+    reads it); False when there is none with that id."""
+    if not folder.is_dir():
         return False
+    stored = folder / f"{doc_id}.md"  # what add_extracted writes: no need to load the folder
+    if stored.is_file() and parse_document(stored.read_bytes(), doc_id, "", None).id == doc_id:
+        stored.unlink()
+        fsync_dir(folder)
+        return True
+    doc = next((d for d in load_folder(folder).documents if d.id == doc_id), None)
+    if doc is None or doc.path is None:
+        return False
+    path = Path(doc.path)
     path.unlink()
-    fsync_dir(folder)
+    fsync_dir(path.parent)
     return True

@@ -12,6 +12,20 @@ import yaml
 _FENCES = {"---": "yaml", "+++": "toml"}
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML's safe loader, except that a date it cannot build (``2024-13-45``) stays the
+    text it was, so validation names the key and line instead of the whole load failing."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
+        except ValueError:
+            return self.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+
+
 class FrontMatterError(ValueError):
     """Malformed front matter; ``line`` is the 1-based line in the file."""
 
@@ -42,7 +56,7 @@ def _parse(raw: str, kind: str) -> dict[str, Any]:
         if kind == "toml":
             data: Any = tomllib.loads(raw)
         else:
-            data = yaml.safe_load(raw) if raw.strip() else {}
+            data = yaml.load(raw, Loader=_Loader) if raw.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         last = max(0, raw.rstrip("\n").count("\n"))  # a mark at the end of input: last line

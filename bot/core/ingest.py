@@ -1,18 +1,18 @@
 """Uploaded files (.txt, .md, .html, .pdf) to the text Verbatim stores and quotes from.
 
 The text returned is the *stored* text: quotes are slices of it, so each normalisation made
-here (line endings, HTML paragraphs, PDF page joins) is deliberate and documented. Metadata
-comes only from what the file itself states; nothing is guessed or invented.
+here (line endings; HTML blocks, :mod:`bot.core.html`; PDF paragraphs and pages,
+:mod:`bot.core.pdf`) is deliberate and documented. Metadata comes only from what the file
+itself states; nothing is guessed or invented.
 
-Parsing hostile files can be slow or memory-hungry: :func:`extract_isolated` runs
-:func:`extract` in a separate process that is killed after ``max_seconds``. Front matter is
+Parsing hostile files can be slow or memory-hungry: :class:`ExtractionWorker` runs
+:func:`extract` in a separate process, file after file, killed after ``max_seconds`` on one
+file; :func:`extract_isolated` is one file in a fresh worker. Front matter is
 parsed by :mod:`bot.core.frontmatter`, as for the corpus loader, and re-exported here.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import io
 import multiprocessing
 import os
 import re
@@ -22,15 +22,15 @@ from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.core.frontmatter import FrontMatterError, split_front_matter
 from bot.core.models import DocumentMeta
 
 __all__ = [
     "Extracted",
+    "ExtractionWorker",
     "FrontMatterError",
     "IngestError",
     "IngestLimits",
@@ -68,6 +68,11 @@ class IngestLimits(BaseModel):
     max_chars: int = Field(default=2_000_000, gt=0)
     # Address-space cap for the worker process of extract_isolated (Unix only).
     max_memory: int = Field(default=1024 * MiB, gt=0)
+    # Web pages added by URL: the whole fetch's time, redirects followed, and whether
+    # loopback addresses may be fetched (tests only; private addresses never are).
+    fetch_seconds: float = Field(default=20.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    allow_loopback: bool = False
 
 
 DEFAULT_LIMITS = IngestLimits()
@@ -81,7 +86,22 @@ class Extracted(BaseModel):
     text: str
     meta: DocumentMeta = DocumentMeta()
     page_starts: tuple[int, ...] | None = None
+    # Printed page labels ("iv", "44"), one per page, when they differ from the page numbers.
+    page_labels: tuple[str, ...] | None = None
+    # (offset, heading): where each section of the document starts in the text.
+    sections: tuple[tuple[int, str], ...] | None = None
     kind: Kind
+
+    @field_validator("page_labels", "sections", mode="after")
+    @classmethod
+    def _one_line(cls, value: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        """Labels and headings are cited, never quoted: whitespace collapsed to one space."""
+        if value is None:
+            return None
+        return tuple(
+            (v[0], " ".join(v[1].split()) or "§") if isinstance(v, tuple) else " ".join(v.split())
+            for v in value
+        )
 
 
 # --- metadata ---------------------------------------------------------------------------------
@@ -218,111 +238,47 @@ def _extract_text(data: bytes, kind: Kind) -> Extracted:
 
 
 def _extract_html(data: bytes) -> Extracted:
-    """Main text via trafilatura, one paragraph (or list, table) per ``\\n\\n``-separated block."""
-    import trafilatura
-    from trafilatura.xml import xmltotxt
+    """One block (heading, paragraph, list item, table row, code block) per ``\\n\\n``-
+    separated paragraph; see :mod:`bot.core.html`. Quotes cite the nearest heading."""
+    from bot.core.html import read_html
 
     with _reading("HTML page"):
-        doc = trafilatura.bare_extraction(
-            data,
-            include_comments=False,
-            include_tables=True,
-            favor_precision=True,
-            with_metadata=True,
-            # Only dates the page's markup states, not guessed from its prose.
-            date_extraction_params={
-                "original_date": True,
-                "extensive_search": False,
-                "max_date": dt.date.today().isoformat(),
-            },
-        )
-        fields: dict[str, Any] = (
-            {} if doc is None else doc if isinstance(doc, dict) else doc.as_dict()
-        )
-        body = fields.get("body")
-        if body is not None and len(body):
-            blocks = [xmltotxt(child, False) for child in body]
-        else:
-            blocks = (fields.get("text") or "").split("\n")
-    paragraphs = []
-    for block in blocks:
-        lines = [line.rstrip() for line in block.strip().split("\n") if line.strip()]
-        if lines:
-            paragraphs.append("\n".join(lines))
-    if not paragraphs:
+        page = read_html(data)
+    if not page.blocks:
         raise IngestError("no main text could be found in this HTML page")
-    url, sitename = fields.get("url"), fields.get("sitename")
-    if url and sitename:  # trafilatura falls back to the URL's host: that is not stated
-        netloc, name = urlsplit(str(url)).netloc.lower(), str(sitename).lower()
-        if netloc == name or netloc.endswith("." + name):
-            sitename = None
-    meta = _stated_meta(
-        {
-            "title": fields.get("title"),
-            "publisher": sitename,
-            "author": fields.get("author"),
-            "published": fields.get("date"),
-            "url": url,
-        }
+    return Extracted(
+        text=page.text,
+        meta=_stated_meta(page.meta),
+        sections=page.sections() or None,
+        kind="html",
     )
-    return Extracted(text="\n\n".join(paragraphs), meta=meta, kind="html")
-
-
-def _clean_page(raw: str) -> str:
-    """Minimal page normalisation: line endings, trailing spaces, runs of blank lines."""
-    text = raw.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
-    text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 def _extract_pdf(data: bytes, limits: IngestLimits, started: float) -> Extracted:
-    """Pages joined by ``\\n\\n``; an empty page adds no text and starts where the next does."""
-    from pypdf import PdfReader
+    """Paragraphs that read like the page (:mod:`bot.core.pdf`), pages joined by ``\\n\\n``;
+    an empty page adds no text and starts where the next does."""
+    from bot.core.pdf import PdfError, read_pdf
 
-    with _reading("PDF"):
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise IngestError("this PDF is password-protected; upload an unprotected copy")
-        count = len(reader.pages)
-    if count > limits.max_pages:
-        raise IngestError(f"PDF has {count:,} pages; the limit is {limits.max_pages:,}")
-    parts: list[str] = []
-    starts: list[int | None] = []
-    length = 0
-    for index in range(count):
+    def check() -> None:
         if time.monotonic() - started > limits.max_seconds:
             raise _too_slow(limits)
-        with _reading("PDF"):
-            page = _clean_page(reader.pages[index].extract_text() or "")
-        if not page:
-            starts.append(None)
-            continue
-        if parts:
-            parts.append("\n\n")
-            length += 2
-        starts.append(length)
-        parts.append(page)
-        length += len(page)
-        _check_chars(length, limits)
-    if not length:
+
+    with _reading("PDF"):
+        try:
+            pdf = read_pdf(data, max_pages=limits.max_pages, check=check)
+        except PdfError as exc:
+            raise IngestError(str(exc)) from None
+    _check_chars(len(pdf.text), limits)
+    if not pdf.text.strip():
         raise IngestError("no text could be extracted from this PDF (is it scanned images?)")
-    page_starts: list[int] = []
-    for start in reversed(starts):
-        page_starts.insert(0, start if start is not None else (page_starts or [length])[0])
     return Extracted(
-        text="".join(parts), meta=_pdf_meta(reader), page_starts=tuple(page_starts), kind="pdf"
+        text=pdf.text,
+        meta=_stated_meta({"title": pdf.title, "author": pdf.author}),
+        page_starts=pdf.page_starts,
+        page_labels=pdf.page_labels,
+        sections=pdf.sections or None,
+        kind="pdf",
     )
-
-
-def _pdf_meta(reader: Any) -> DocumentMeta:
-    """Title and author from the PDF's document information, if it states them."""
-    try:
-        info = reader.metadata
-        if info is None:
-            return DocumentMeta()
-        return _stated_meta({"title": info.title, "author": info.author})
-    except Exception:  # a broken info dictionary is no reason to refuse the text
-        return DocumentMeta()
 
 
 # --- isolation --------------------------------------------------------------------------------
@@ -337,60 +293,100 @@ def extract_isolated(
     *,
     target: Extractor = extract,
 ) -> Extracted:
-    """Run ``target`` (default :func:`extract`) in a fresh 'spawn' process.
+    """Run ``target`` (default :func:`extract`) once in a fresh :class:`ExtractionWorker`.
 
-    The worker is killed if it has not answered ``limits.max_seconds`` after it is ready
-    (its start-up, imports included, is not counted), and on Unix its address space is capped
-    at ``limits.max_memory``. Blocking but thread-safe: call it via ``asyncio.to_thread``.
-    ``target`` must be a module-level function (it is pickled by name).
+    Blocking but thread-safe: call it via ``asyncio.to_thread``. For many files, keep one
+    :class:`ExtractionWorker` open instead: its start-up is paid once.
     """
-    ctx = multiprocessing.get_context("spawn")
-    receiver, sender = ctx.Pipe(duplex=False)
-    process = ctx.Process(
-        target=_worker, args=(sender, target, filename, data, limits), daemon=True
-    )
-    with receiver:
-        try:
-            process.start()
-        finally:
-            sender.close()  # the child holds its own copy
-        try:
-            message = _await_result(receiver, limits)
-        finally:
-            if process.is_alive():
-                process.kill()
-            process.join()
-    if message is None:
-        raise IngestError(
-            f"the parser process stopped unexpectedly (exit code {process.exitcode}); "
-            "the file may be too large or malformed"
-        )
-    status, payload = message
-    if status != "ok":
-        raise IngestError(payload)
-    return Extracted.model_validate(payload)
+    with ExtractionWorker(limits, target=target) as worker:
+        return worker.extract(filename, data)
 
 
-def _await_result(receiver: Any, limits: IngestLimits) -> tuple[str, Any] | None:
-    """The worker's message, or None if it exited without one."""
-    try:
-        if not receiver.poll(_STARTUP_SECONDS):
+class ExtractionWorker:
+    """One long-lived 'spawn' process that parses file after file, isolated from the caller.
+
+    Each file gets ``limits.max_seconds`` (the start-up, imports included, is not counted);
+    a file that runs over is stopped by killing the process, which is started afresh for the
+    next file, as after a crash. On Unix the process's address space is capped at
+    ``limits.max_memory``. Not thread-safe: one worker per thread. ``target`` must be a
+    module-level function (it is pickled by name).
+    """
+
+    def __init__(self, limits: IngestLimits = DEFAULT_LIMITS, *, target: Extractor = extract):
+        self.limits = limits
+        self.target = target
+        self._process: Any = None
+        self._conn: Any = None
+
+    def __enter__(self) -> ExtractionWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def extract(self, filename: str, data: bytes) -> Extracted:
+        if self._process is None or not self._process.is_alive():
+            self._start()
+        try:
+            self._conn.send((filename, data))
+            if not self._conn.poll(self.limits.max_seconds):
+                self._stop(kill=True)
+                raise _too_slow(self.limits)
+            status, payload = self._conn.recv()
+        except (EOFError, OSError):
+            code = self._stop(kill=True)
+            raise IngestError(
+                f"the parser process stopped unexpectedly (exit code {code}); "
+                "the file may be too large or malformed"
+            ) from None
+        if status != "ok":
+            raise IngestError(payload)
+        return Extracted.model_validate(payload)
+
+    def close(self) -> None:
+        if self._process is not None:
+            with suppress(OSError, ValueError):
+                self._conn.send(None)  # ask it to finish
+            self._stop(kill=False)
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=True)
+        self._process = ctx.Process(target=_worker, args=(child, self.target, self.limits))
+        self._process.daemon = True
+        try:
+            self._process.start()
+        finally:
+            child.close()  # the child holds its own copy
+        try:
+            ready = self._conn.poll(_STARTUP_SECONDS) and self._conn.recv()
+        except (EOFError, OSError):
+            ready = None
+        if ready != ("ready", None):
+            self._stop(kill=True)
             raise IngestError("the parser process did not start")
-        receiver.recv()  # "ready": the clock starts now
-        if not receiver.poll(limits.max_seconds):
-            raise _too_slow(limits)
-        return receiver.recv()
-    except EOFError:
-        return None
+
+    def _stop(self, *, kill: bool) -> int | None:
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if process is None:
+            return None
+        if not kill:
+            process.join(5)
+        if process.is_alive():
+            process.kill()
+        process.join()
+        conn.close()
+        return process.exitcode
 
 
-def _worker(conn: Any, target: Extractor, filename: str, data: bytes, limits: IngestLimits) -> None:
-    """Child process: preload parsers, cap memory, signal ready, send back plain data."""
+def _worker(conn: Any, target: Extractor, limits: IngestLimits) -> None:
+    """Child process: preload parsers, cap memory, signal ready, then answer each job."""
     with suppress(OSError, AttributeError):
         os.nice(10)  # parsing yields the CPU to the bot that started it
     try:
-        import pypdf  # noqa: F401  (imported before the clock starts)
-        import trafilatura  # noqa: F401
+        import lxml.html  # noqa: F401  (imported before the clock starts)
+        import pypdfium2  # noqa: F401
 
         with suppress(ImportError, ValueError, OSError):
             import resource
@@ -403,15 +399,21 @@ def _worker(conn: Any, target: Extractor, filename: str, data: bytes, limits: In
             )
             resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
         conn.send(("ready", None))
-        try:
-            message = ("ok", target(filename, data, limits).model_dump(mode="json"))
-        except IngestError as exc:
-            message = ("error", str(exc))
-        except MemoryError:
-            message = ("error", f"parsing needed more than {_size(limits.max_memory)} of memory")
-        except Exception as exc:
-            message = ("error", f"this file could not be parsed ({type(exc).__name__})")
-        conn.send(message)
+        while (job := conn.recv()) is not None:
+            filename, data = job
+            try:
+                message = ("ok", target(filename, data, limits).model_dump(mode="json"))
+            except IngestError as exc:
+                message = ("error", str(exc))
+            except MemoryError:
+                cap = _size(limits.max_memory)
+                message = ("error", f"parsing needed more than {cap} of memory")
+            except Exception as exc:
+                message = ("error", f"this file could not be parsed ({type(exc).__name__})")
+            del job, data
+            conn.send(message)
+    except EOFError:
+        pass  # the parent has gone
     finally:
         conn.close()
 

@@ -50,7 +50,7 @@ def open_corpus(
     progress: Progress | None = None,
 ) -> OpenCorpus:
     folder = folder or default_corpus_dir()
-    loaded = load_folder(folder)
+    loaded = load_folder(folder, cache_dir=cache_dir)  # (caches extracted .html/.pdf files)
     index, from_cache = load_or_build(loaded.documents, index_settings, cache_dir, progress)
     return OpenCorpus(folder, loaded, Answerer(index, answer_settings), from_cache)
 
@@ -141,7 +141,9 @@ class Library:
         with self._write:
             collections: dict[str, Collection] = {}
             for spec in self.operator:
-                collections[spec.name] = _read(spec.name, spec.path or default_corpus_dir())
+                collections[spec.name] = _read(
+                    spec.name, spec.path or default_corpus_dir(), self.cache_dir
+                )
             for gid in self.store.server_ids() if self.store is not None else ():
                 collections[server_collection(gid)] = self._read_server(gid)
             self._swap(collections, rebuild_all=True)
@@ -287,8 +289,8 @@ class Library:
         return index
 
 
-def _read(name: str, folder: Path) -> Collection:
-    loaded = load_folder(folder, collection=name)
+def _read(name: str, folder: Path, cache_dir: Path | None) -> Collection:
+    loaded = load_folder(folder, collection=name, cache_dir=cache_dir)
     return Collection(name, folder, tuple(loaded.documents), tuple(loaded.issues), None)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from typing import Any, Self
+from urllib.parse import quote as quote_url
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -30,8 +31,9 @@ class DocumentMeta(BaseModel):
     author: str | None = Field(default=None, min_length=1, max_length=200)
     published: dt.date | None = None
     url: HttpUrl | None = None
+    retrieved: dt.date | None = None  # when a web page was fetched (added by URL)
 
-    @field_validator("published", mode="before")
+    @field_validator("published", "retrieved", mode="before")
     @classmethod
     def _date_only(cls, value: Any) -> Any:
         if isinstance(value, dt.datetime):
@@ -51,6 +53,10 @@ class Document(BaseModel):
     path: str | None = None
     # Character offsets at which each PDF page starts; None for documents without pages.
     page_starts: tuple[int, ...] | None = None
+    # The label printed on each page ("iv", "44"), when it is not the page's number.
+    page_labels: tuple[str, ...] | None = None
+    # (offset, heading) where each section starts, in order; None: no headings known.
+    sections: tuple[tuple[int, str], ...] | None = None
 
     @property
     def title(self) -> str:
@@ -71,6 +77,23 @@ class Document(BaseModel):
             else:
                 break
         return page + 1
+
+    def page_label_at(self, offset: int) -> str | None:
+        """The page number printed on the page holding ``offset`` (else its number)."""
+        page = self.page_at(offset)
+        if page is None:
+            return None
+        labels = self.page_labels or ()
+        return labels[page - 1] if page <= len(labels) else str(page)
+
+    def section_at(self, offset: int) -> str | None:
+        """The heading of the section holding ``offset``."""
+        found = None
+        for start, heading in self.sections or ():
+            if start > offset:
+                break
+            found = heading
+        return found
 
 
 class Span(BaseModel):
@@ -109,8 +132,11 @@ class Quote(BaseModel):
     author: str | None = None
     published: dt.date | None = None
     url: str | None = None
+    retrieved: dt.date | None = None
     paragraph: int = Field(ge=1)
     page: int | None = None
+    page_label: str | None = None
+    section: str | None = None
     matched_terms: list[str] = Field(default_factory=list)
 
     @classmethod
@@ -144,8 +170,11 @@ class Quote(BaseModel):
             author=meta.author,
             published=meta.published,
             url=str(meta.url) if meta.url else None,
+            retrieved=meta.retrieved,
             paragraph=paragraph,
             page=document.page_at(start),
+            page_label=document.page_label_at(start),
+            section=document.section_at(start),
             matched_terms=matched_terms or [],
         )
         verify_quote(quote, document)
@@ -153,7 +182,8 @@ class Quote(BaseModel):
 
     @property
     def attribution(self) -> str:
-        """ "Title, Publisher, 22 June 2022, ¶7, url": the source, in the corpus's own metadata."""
+        """ "Title, Publisher, 22 June 2022, §2 Scope, p. 4, ¶7, url": the source, in the
+        corpus's own metadata."""
         parts = [self.title]
         if self.author:
             parts.append(self.author)
@@ -161,10 +191,48 @@ class Quote(BaseModel):
             parts.append(self.publisher)
         if self.published:
             parts.append(f"{self.published.day} {self.published:%B %Y}")
-        parts.append(f"p. {self.page}, ¶{self.paragraph}" if self.page else f"¶{self.paragraph}")
+        parts.append(self.location)
         if self.url:
-            parts.append(self.url)
+            parts.append(self.link or self.url)
+        if self.retrieved:
+            parts.append(f"retrieved {self.retrieved.day} {self.retrieved:%B %Y}")
         return ", ".join(parts)
+
+    @property
+    def link(self) -> str | None:
+        """The source's URL, opening a web page at the quote: a text fragment
+        (``#:~:text=``) built from the quote's own words. PDFs (paged) get the plain URL."""
+        if not self.url:
+            return None
+        if self.page is not None or "#" in self.url:
+            return self.url
+        words = self.text.split()
+        if not words:
+            return self.url
+        if len(words) <= 8:
+            fragment = _fragment_part(" ".join(words))
+        else:
+            start, end = " ".join(words[:4]), " ".join(words[-4:])
+            fragment = f"{_fragment_part(start)},{_fragment_part(end)}"
+        return f"{self.url}#:~:text={fragment}"
+
+    @property
+    def location(self) -> str:
+        """Where in the document: "§5.9.4 Orphaning a package, p. 44, ¶12" (section and page
+        when known; the printed page label, else the page's number)."""
+        parts = []
+        if self.section:
+            numbered = self.section[:1].isdigit()
+            parts.append(f"§{self.section}" if numbered else f"section “{self.section}”")
+        if self.page:
+            parts.append(f"p. {self.page_label or self.page}")
+        parts.append(f"¶{self.paragraph}")
+        return ", ".join(parts)
+
+
+def _fragment_part(text: str) -> str:
+    """Percent-encoded for a text fragment: '-', ',' and '&' too, which it reserves."""
+    return quote_url(text, safe="").replace("-", "%2D")
 
 
 def verify_quote(quote: Quote, document: Document) -> None:

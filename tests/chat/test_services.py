@@ -103,7 +103,8 @@ async def test_eight_uploads_are_bounded_and_never_delay_a_question(busy_world: 
     uploads = []
     for n in range(8):
         guild = w.a if n % 2 else w.b
-        opts = attachment_options(w.double, f"log-{n}.txt", big_text(100_000), title=f"Log {n}")
+        text = big_text(100_000) + f"\n\nLog number {n}.".encode()  # the same text is refused
+        opts = attachment_options(w.double, f"log-{n}.txt", text, title=f"Log {n}")
         inter = w.double.make_slash_interaction(
             "corpus add",
             opts["options"],

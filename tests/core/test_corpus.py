@@ -1,6 +1,8 @@
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.corpus import CorpusError, default_corpus_dir, load_folder
 
@@ -38,6 +40,7 @@ def test_bad_files_are_reported_with_path_and_line_and_skipped(tmp_path):
     write(tmp_path, "binary.txt", b"caf\xe9 au lait")
     write(tmp_path, "nobody.md", "---\ntitle: Only meta\n---\n\n")
     write(tmp_path, "Bad Name.txt", "text")
+    write(tmp_path, "date.md", "---\ntitle: D\npublished: 2024-13-45\n---\ntext")
     loaded = load_folder(tmp_path)
     assert [d.id for d in loaded.documents] == ["good"]
     issues = {Path(i.path).name: i for i in loaded.issues}
@@ -49,7 +52,9 @@ def test_bad_files_are_reported_with_path_and_line_and_skipped(tmp_path):
         "binary.txt",
         "nobody.md",
         "Bad Name.txt",
+        "date.md",
     }
+    assert issues["date.md"].line == 3 and "'published'" in issues["date.md"].message
     assert issues["yaml.md"].line == 3 and "YAML" in issues["yaml.md"].message
     assert issues["toml.md"].line == 3
     assert issues["key.md"].line == 3 and "tilte" in issues["key.md"].message
@@ -77,3 +82,69 @@ def test_body_is_kept_exactly(tmp_path):
 def test_missing_folder_is_an_error(tmp_path):
     with pytest.raises(CorpusError, match="not found"):
         load_folder(tmp_path / "nope")
+
+
+def test_html_and_pdf_dropped_into_the_folder_are_extracted_and_cached(tmp_path, monkeypatch):
+    from bot.core.ingest import ExtractionWorker, IngestError
+    from tests.core.test_ingest import CHAPTERS, DOCBOOK, make_report
+
+    folder, cache = tmp_path / "c", tmp_path / "cache"
+    folder.mkdir()
+    write(folder, "Annual Report.pdf", make_report())
+    write(folder, "ch02.html", DOCBOOK)
+    write(folder, "broken.pdf", b"%PDF-1.7\n" + bytes(range(256)) * 4)
+    write(folder, "notes.txt", "Plain notes.")
+    loaded = load_folder(folder, cache_dir=cache)
+    docs = {d.id: d for d in loaded.documents}
+    assert set(docs) == {"annual-report", "ch02", "notes"}
+    assert [h for _, h in docs["annual-report"].sections] == CHAPTERS
+    assert docs["annual-report"].page_labels == ("i", "1", "2", "3")
+    assert docs["ch02"].meta.title == "Chapter 2. Packages"
+    assert [Path(i.path).name for i in loaded.issues] == ["broken.pdf"]
+    assert "PDF" in loaded.issues[0].message
+    assert len(list((cache / "extracted").glob("*.json"))) == 2
+
+    def no_parsing(self, filename, data):
+        raise IngestError("parsed again")
+
+    monkeypatch.setattr(ExtractionWorker, "extract", no_parsing)
+    again = load_folder(folder, cache_dir=cache)
+    assert [d.text for d in again.documents] == [d.text for d in loaded.documents]
+    assert [Path(i.path).name for i in again.issues] == ["broken.pdf"]  # reported, once
+
+
+def test_the_same_text_in_two_files_is_loaded_once(tmp_path):
+    write(tmp_path, "a.txt", "The canal froze.")
+    write(tmp_path, "b.md", "---\ntitle: Copy\n---\nThe canal froze.")
+    loaded = load_folder(tmp_path)
+    assert [d.id for d in loaded.documents] == ["a"]
+    assert loaded.issues[0].message == f"the same text as {tmp_path / 'a.txt'}: not loaded twice"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(min_size=1).filter(lambda t: t.strip()),
+    labels=st.lists(st.text(min_size=1, max_size=8).filter(str.strip), min_size=1, max_size=4),
+    headings=st.lists(st.text(min_size=1, max_size=40), max_size=3),
+)
+def test_stored_documents_read_back_exactly_with_their_layout(text, labels, headings):
+    """Quotes are slices of the stored text: storing an extraction and loading it back
+    gives the same text, page offsets, printed labels and sections."""
+    from bot.core.collection import document_bytes
+    from bot.core.corpus import parse_document
+    from bot.core.ingest import Extracted
+    from bot.core.models import DocumentMeta
+
+    starts = tuple(sorted(i * len(text) // len(labels) for i in range(len(labels))))
+    sections = tuple((i * len(text) // (len(headings) or 1), h) for i, h in enumerate(headings))
+    extracted = Extracted(
+        text=text,
+        page_starts=starts,
+        page_labels=tuple(labels),
+        sections=sections or None,
+        kind="pdf",
+    )
+    doc = parse_document(document_bytes(text, DocumentMeta(), extracted), "d", "c", None)
+    assert doc.text == text
+    assert doc.page_starts == starts and doc.page_labels == extracted.page_labels
+    assert doc.sections == extracted.sections

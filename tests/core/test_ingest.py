@@ -7,12 +7,11 @@ import sys
 import time
 
 import pytest
-import trafilatura
 from fpdf import FPDF
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pypdf import PageObject
 
+from bot.core import pdf
 from bot.core.ingest import (
     Extracted,
     FrontMatterError,
@@ -291,14 +290,81 @@ def test_html_article_main_text_and_metadata():
     assert str(result.meta.url) == "https://news.example.com/2023/05/park"
 
 
-def test_html_text_is_trafilaturas_text_in_paragraphs():
+def test_html_keeps_paragraphs_as_blocks():
     result = extract("article.htm", ARTICLE)
-    reference = trafilatura.extract(
-        ARTICLE, output_format="txt", include_comments=False, favor_precision=True
-    )
-    assert reference is not None
-    assert result.text.split() == reference.split()
-    assert "\n\n\n" not in result.text
+    assert result.text.split("\n\n") == ["Council approves new riverside park", *PARAGRAPHS]
+    assert result.sections == ((0, "Council approves new riverside park"),)
+
+
+DOCBOOK = b"""<html><head><meta charset="utf-8"><title>Chapter 2. Packages</title>
+<meta name="generator" content="DocBook XSL Stylesheets"></head><body>
+<div class="navheader"><table><tr><td><a href="ch01.html">Prev</a></td>
+<th>NAVHEADER_TEXT</th></tr></table></div>
+<div class="chapter"><h1 class="title">Chapter 2. Packages</h1>
+<div class="toc"><dl><dt><a href="#s1">2.1. TOC_ENTRY</a></dt></dl></div>
+<div class="section"><h2>2.1. Basic precautions</h2>
+<p>Keep the system <em>consistent</em>:<br>upgrade it
+   often.</p>
+<ul><li><p>apt for interactive use</p></li><li>apt-get for scripts</li></ul>
+<div class="note"><table border="0"><tr><td rowspan="2"><img src="note.png"></td>
+<th>Note</th></tr><tr><td><p>Backups come first.</p></td></tr></table></div>
+<h3>2.1.1. Tools</h3>
+<table><tr><th>package</th><th>size</th></tr><tr><td>dpkg</td><td>5989</td></tr>
+<tr><td>apt</td><td>4211</td></tr></table>
+<dl><dt>dpkg</dt><dd>low level tool</dd></dl>
+<pre>$ ls -l
+-rw-r--r-- 1 root root 10 Mar 24  2007 old.txt</pre>
+<p>Dated 24 March 2007 in the text, not in the markup.</p>
+</div></div>
+<div class="navfooter">NAVFOOTER_TEXT</div>
+<footer>SITE_FOOTER</footer></body></html>"""
+
+
+def test_html_keeps_headings_lists_tables_and_code_as_readable_blocks():
+    result = extract("ch02.html", DOCBOOK)
+    assert result.text.split("\n\n") == [
+        "Chapter 2. Packages",
+        "2.1. Basic precautions",
+        "Keep the system consistent:\nupgrade it often.",
+        "apt for interactive use",
+        "apt-get for scripts",
+        "Note",
+        "Backups come first.",
+        "2.1.1. Tools",
+        "package; size",
+        "package: dpkg; size: 5989",
+        "package: apt; size: 4211",
+        "dpkg",
+        "low level tool",
+        "$ ls -l\n-rw-r--r-- 1 root root 10 Mar 24  2007 old.txt",
+        "Dated 24 March 2007 in the text, not in the markup.",
+    ]
+    assert result.sections is not None
+    assert [h for _, h in result.sections] == [
+        "Chapter 2. Packages",
+        "2.1. Basic precautions",
+        "2.1.1. Tools",
+    ]
+    for start, heading in result.sections:
+        assert result.text[start:].startswith(heading)
+    assert result.meta.title == "Chapter 2. Packages"
+    assert result.meta.published is None  # never a date from the body text
+
+
+def test_html_with_an_empty_main_element_reads_the_body():
+    page = b"<html><body><main></main><div><p>The canal froze in 1963.</p></div></body></html>"
+    assert extract("a.html", page).text == "The canal froze in 1963."
+
+
+def test_quotes_from_a_page_cite_the_nearest_heading(tmp_path):
+    from bot.core.collection import add_extracted
+    from bot.core.models import Quote
+
+    doc = add_extracted(tmp_path, extract("ch02.html", DOCBOOK), collection="c", name_hint="x")
+    start = doc.text.index("package: apt")
+    quote = Quote.from_document(doc, start, start + 12, paragraph=4)
+    assert quote.section == "2.1.1. Tools" and quote.page is None
+    assert quote.attribution == "Chapter 2. Packages, §2.1.1. Tools, ¶4"
 
 
 def test_html_metadata_is_not_invented():
@@ -341,6 +407,115 @@ def test_pdf_pages_and_page_starts():
     assert result.meta.publisher is None
 
 
+class _Report(FPDF):
+    """A typeset report: a running head, page numbers in the footer, printed page labels."""
+
+    def header(self) -> None:
+        self.set_font("Helvetica", size=9)
+        self.cell(0, 8, "Canal Trust Annual Report 2024", align="C", new_x="LMARGIN", new_y="NEXT")
+        self.ln(4)
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_font("Helvetica", size=9)
+        self.cell(0, 10, str(self.get_page_label()), align="C")
+
+
+WRAPPED = (
+    "The canal froze solid in the winter of 1963, and the barges waited for weeks at the "
+    "locks while the ice breakers came from the coast, one slow mile at a time."
+)
+SEASONS = ["spring", "summer", "autumn"]
+CHAPTERS = ["1 Winter on the canal", "2 Repairs to the locks", "3 Accounts"]
+
+
+def make_report() -> bytes:
+    pdf = _Report()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page(label_style="r")
+    pdf.multi_cell(0, 6, "Foreword. This report is published by the Canal Trust.")
+    for n, (title, season) in enumerate(zip(CHAPTERS, SEASONS, strict=True)):
+        pdf.add_page(**({"label_style": "D", "label_start": 1} if n == 0 else {}))
+        pdf.start_section(title)
+        pdf.set_font("Helvetica", "B", size=14)
+        pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        pdf.multi_cell(0, 6, f"In {season}: {WRAPPED}")  # wrapped by the layout
+        pdf.ln(4)
+        for line in (
+            f"By {season} the two-step rule held. Volunteers began the reintroduc-",
+            "tion of the old two-",
+            "step lock procedure.",
+        ):
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def test_pdf_text_reads_like_the_page():
+    result = extract("report.pdf", make_report())
+    text = result.text
+    assert "Annual Report 2024" not in text  # the running head
+    assert not [line for line in text.split("\n") if line.strip().isdigit()]  # page numbers
+    for season in SEASONS:  # hard-wrapped lines joined into one paragraph
+        assert f"\n\nIn {season}: {WRAPPED}\n\n" in text
+        rule = f"By {season} the two-step rule held. Volunteers began the reintroduction"
+        assert f"{rule} of the old two-step lock procedure." in text
+    assert "reintroduc-" not in text and "\ufffe" not in text
+
+
+def test_pdf_keeps_printed_page_labels_and_outline_sections():
+    result = extract("report.pdf", make_report())
+    assert result.page_labels == ("i", "1", "2", "3")
+    assert result.sections is not None
+    assert [heading for _, heading in result.sections] == CHAPTERS
+    for (start, heading), page_start in zip(result.sections, result.page_starts[1:], strict=True):
+        assert result.text[start:].startswith(heading + "\n\n") and start == page_start
+
+
+def test_quotes_from_a_stored_pdf_cite_section_and_printed_page(tmp_path):
+    from bot.core.collection import add_extracted
+    from bot.core.models import Quote
+
+    doc = add_extracted(
+        tmp_path, extract("report.pdf", make_report()), collection="c", name_hint="report.pdf"
+    )
+    start = doc.text.index("By summer the two-step rule")
+    quote = Quote.from_document(doc, start, start + 30, paragraph=5)
+    assert quote.page == 3 and quote.page_label == "2"
+    assert quote.section == "2 Repairs to the locks"
+    assert quote.attribution == "report, §2 Repairs to the locks, p. 2, ¶5"
+    front = doc.text[:10]
+    assert Quote.from_document(doc, 0, 10, paragraph=1).location == "p. i, ¶1", front
+
+
+def test_pdf_without_an_outline_takes_larger_short_lines_as_headings():
+    pdf = FPDF()
+    for title, body in [("Findings", "The canal froze solid."), ("Costs", "Repairs cost 40,000.")]:
+        pdf.add_page()
+        pdf.set_font("Helvetica", "B", 16)
+        pdf.cell(0, 10, title, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", size=11)
+        for n in range(3):
+            pdf.cell(0, 6, f"{body} Line {n}.", new_x="LMARGIN", new_y="NEXT")
+    result = extract("r.pdf", bytes(pdf.output()))
+    assert result.sections == ((0, "Findings"), (result.text.index("Costs"), "Costs"))
+    assert extract("p.pdf", make_pdf(PAGES)).sections is None  # one size: no headings
+
+
+def test_two_column_ragged_text_is_read_column_by_column_in_paragraphs():
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    sentences = [
+        f"Sentence {n} of the two-column report reads on from the last." for n in range(120)
+    ]
+    with pdf.text_columns(ncols=2, gutter=10) as columns:
+        columns.write(" ".join(sentences))
+    text = extract("columns.pdf", bytes(pdf.output())).text
+    assert " ".join(text.split()) == " ".join(sentences)  # in reading order
+    assert text.count("\n") <= 2  # one paragraph per column, lines joined
+
+
 def test_pdf_empty_page_starts_where_next_page_does():
     result = extract("a.pdf", make_pdf([["First page."], [], ["Third page."], []]))
     assert result.text == "First page.\n\nThird page."
@@ -351,7 +526,7 @@ def test_pdf_page_limit_checked_before_extraction(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("text extracted before the page count was checked")
 
-    monkeypatch.setattr(PageObject, "extract_text", fail)
+    monkeypatch.setattr(pdf, "_page_lines", fail)
     with pytest.raises(IngestError, match="PDF has 3 pages; the limit is 2"):
         extract("a.pdf", make_pdf(PAGES), IngestLimits(max_pages=2))
 
@@ -499,3 +674,24 @@ def test_slugify_always_safe_and_unique(name, taken, clashes):
     assert SLUG.match(slug)
     assert slug not in taken
     assert ".." not in slug and "/" not in slug
+
+
+def test_one_worker_parses_many_files_and_recovers_from_a_slow_one():
+    from bot.core.ingest import ExtractionWorker
+
+    limits = IngestLimits(max_seconds=0.5)
+    with ExtractionWorker(limits) as worker:
+        first = worker.extract("a.md", b"---\ntitle: A\n---\nBody A\n")
+        pid = worker._process.pid
+        assert worker.extract("b.txt", b"Body B").text == "Body B"
+        assert worker._process.pid == pid  # the same process, started once
+        with pytest.raises(IngestError, match="unsupported file type"):
+            worker.extract("c.exe", b"MZ")
+        assert worker._process.pid == pid
+    assert first.meta.title == "A"
+    with ExtractionWorker(limits, target=sleep_forever) as slow:
+        with pytest.raises(IngestError, match=r"took longer than 0\.5 s"):
+            slow.extract("a.txt", b"text")
+        with pytest.raises(IngestError, match=r"took longer than 0\.5 s"):
+            slow.extract("b.txt", b"text")  # a fresh process, with the same limit
+    assert multiprocessing.active_children() == []
