@@ -79,10 +79,7 @@ def add_extracted(
     loader will read it back (see :func:`new_document`). A text equal to one of the
     ``known`` documents' is refused: the same text stored twice would be shown as
     corroborating itself."""
-    digest = hashlib.sha256(extracted.text.encode("utf-8")).hexdigest()
-    for other in known:
-        if other.sha256 == digest:
-            raise IngestError(f"this document is already in the corpus as {other.id!r}")
+    refuse_duplicate(extracted.text, known)
     existing = {p.stem for p in folder.glob("*.md")} if folder.is_dir() else set()
     doc = new_document(
         extracted,
@@ -99,6 +96,15 @@ def add_extracted(
     sweep_temp_files(folder)
     write_atomic(path, data)
     return stored
+
+
+def refuse_duplicate(text: str, known: Iterable[Document]) -> None:
+    """Raise :class:`IngestError` when ``text`` is the text of one of the ``known`` documents:
+    the same text stored twice would be shown as corroborating itself."""
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    for other in known:
+        if other.sha256 == digest:
+            raise IngestError(f"this document is already in the corpus as {other.id!r}")
 
 
 def remove_document(folder: Path, doc_id: str) -> bool:

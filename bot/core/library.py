@@ -165,7 +165,9 @@ class Library:
         with self._write:
             name = server_collection(guild_id)
             stored = self._documents().documents(guild_id)  # with other processes' changes
-            taken = {d.id for d in (*self.answerer_for(guild_id).index.documents, *stored)}
+            visible = (*self.answerer_for(guild_id).index.documents, *stored)
+            folders.refuse_duplicate(extracted.text, visible)
+            taken = {d.id for d in visible}
             doc = folders.new_document(
                 extracted, collection=name, name_hint=filename, overrides=overrides, taken=taken
             )

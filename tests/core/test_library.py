@@ -247,3 +247,17 @@ def test_a_joined_view_answers_like_one_index_over_the_same_documents(tmp_path):
         assert [r.quote for r in got.results] == [r.quote for r in want.results]
         answered += got.answered
     assert answered >= 2
+
+
+def test_the_same_text_is_never_stored_twice_for_a_server(tmp_path):
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    with pytest.raises(IngestError, match="already in the corpus as 'lighthouse-log'"):
+        lib.add_upload(A, "copy.txt", LIGHTHOUSE, {"title": "Another title"})
+    operator = next(iter(lib.answerer_for(A).index.documents))
+    with pytest.raises(IngestError, match=f"already in the corpus as '{operator.id}'"):
+        lib.add_upload(A, "again.txt", operator.text.encode())
+    lib.add_upload(B, "log.txt", LIGHTHOUSE)  # another server may hold the same text
+    with Store(tmp_path / "verbatim.sqlite3") as store:
+        assert [d.id for d in store.documents(A)] == ["lighthouse-log"]
+        assert len(store.documents(B)) == 1
