@@ -179,13 +179,20 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
 def test_documents_round_trip_exactly_per_server(store):
     text = "  Exact text: “quotes”, tabs\tand\nnew lines, emoji 🦉, trailing space "
     paged = doc("report", text, published="2024-05-01", url="https://example.org/r", title="R")
-    paged = paged.model_copy(update={"page_starts": (0, 10)})
+    paged = paged.model_copy(
+        update={
+            "page_starts": (0, 10),
+            "page_labels": ("iv", "44"),
+            "sections": ((0, "§5.9 Orphaning a package"), (12, "§5.10 Adopting")),
+        }
+    )
     entry = store.add_document(1, 42, paged)
     assert (entry.action, entry.doc_id, entry.sha256) == ("corpus.add", "report", paged.sha256)
     store.add_document(2, 43, doc("report", "Another server's own report.", guild=2))
     (back,) = store.documents(1)
     assert back == paged.model_copy(update={"path": None})
     assert back.text == text and back.sha256 == paged.sha256 and back.page_starts == (0, 10)
+    assert back.page_label_at(11) == "44" and back.section_at(11) == "§5.9 Orphaning a package"
     assert [d.text for d in store.documents(2)] == ["Another server's own report."]
     assert store.server_ids() == [1, 2]
 

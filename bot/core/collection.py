@@ -62,6 +62,8 @@ def new_document(
         text=extracted.text,
         meta=meta.model_copy(update={"id": None}),
         page_starts=extracted.page_starts or None,
+        page_labels=extracted.page_labels or None,
+        sections=extracted.sections or None,
     )
 
 

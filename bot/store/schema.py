@@ -67,6 +67,7 @@ _DOCUMENTS = """
         text TEXT NOT NULL,
         meta TEXT NOT NULL,
         page_starts TEXT,
+        layout TEXT, -- a PDF's printed page labels and section headings (JSON)
         sha256 TEXT NOT NULL,
         added_at TEXT NOT NULL,
         added_by {int},

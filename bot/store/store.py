@@ -81,8 +81,8 @@ def insert_document(
     """False when the server already has a document with this id (nothing is written)."""
     row = tx.one(
         "INSERT INTO server_documents "
-        "(guild_id, doc_id, text, meta, page_starts, sha256, added_at, added_by) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, doc_id) DO NOTHING "
+        "(guild_id, doc_id, text, meta, page_starts, layout, sha256, added_at, added_by) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, doc_id) DO NOTHING "
         "RETURNING doc_id",
         (
             guild_id,
@@ -90,6 +90,7 @@ def insert_document(
             doc.text,
             doc.meta.model_dump_json(exclude_none=True),
             json.dumps(list(doc.page_starts)) if doc.page_starts else None,
+            _layout(doc),
             doc.sha256,
             at or now(),
             user_id,
@@ -98,13 +99,23 @@ def insert_document(
     return row is not None
 
 
+def _layout(doc: Document) -> str | None:
+    """A document's printed page labels and section headings, as stored (JSON)."""
+    if not (doc.page_labels or doc.sections):
+        return None
+    return json.dumps({"page_labels": doc.page_labels, "sections": doc.sections})
+
+
 def _document(row: dict[str, Any], guild_id: int) -> Document:
+    layout = json.loads(row["layout"]) if row.get("layout") else {}
     return Document(
         id=row["doc_id"],
         collection=server_collection(guild_id),
         text=row["text"],
         meta=DocumentMeta.model_validate_json(row["meta"]),
         page_starts=tuple(json.loads(row["page_starts"])) if row["page_starts"] else None,
+        page_labels=layout.get("page_labels"),
+        sections=layout.get("sections"),
     )
 
 
@@ -121,6 +132,7 @@ class _DocumentRecord(BaseModel):
     text: str
     meta: str
     page_starts: str | None = None
+    layout: str | None = None
     sha256: str
     added_at: str
     added_by: int | None = None
@@ -184,7 +196,7 @@ class ServerData:
     def documents(self) -> list[Document]:
         with self._db.read() as tx:
             rows = tx.execute(
-                "SELECT doc_id, text, meta, page_starts FROM server_documents "
+                "SELECT doc_id, text, meta, page_starts, layout FROM server_documents "
                 "WHERE guild_id = ? ORDER BY doc_id",
                 (self.guild_id,),
             )
