@@ -226,7 +226,9 @@ class Answerer:
             sents = passage.sentences
             for i in range(passage.inside):
                 for j in (i, i + 1):
-                    if j >= len(sents) or (j > i and not _extends(sents[i], sents[j], words, kind)):
+                    if j >= len(sents) or (
+                        j > i and not _extends(sents[i], sents[j], words, kind, asked)
+                    ):
                         continue
                     window = sents[i : j + 1]
                     if any(s.truncated for s in window):
@@ -471,13 +473,20 @@ def _coverage(words: Sequence[Word], terms: frozenset[str]) -> float:
 
 
 def _extends(
-    first: _Sentence, second: _Sentence, words: Sequence[Word], kind: AnswerType | None
+    first: _Sentence,
+    second: _Sentence,
+    words: Sequence[Word],
+    kind: AnswerType | None,
+    asked: set[str],
 ) -> bool:
     """A second sentence joins a quote when both are short, or when it adds a question word
     the first lacks, or the kind of answer asked for (a number, a date) the first lacks; never
-    with a fragment (a headline, dateline or caption is not part of a statement)."""
+    with a fragment (a headline, dateline or caption is not part of a statement), nor after a
+    sentence that holds neither a question word nor the kind of answer asked for."""
     if not (first.is_sentence and second.is_sentence):
         return False
+    if not any(t in first.tf for w in words for t in w.terms) and not _holds((first,), kind, asked):
+        return False  # a leading sentence carries the question or its answer
     if kind == "number" and second.number and not first.number:
         return True
     if kind == "date" and second.date and not first.date:

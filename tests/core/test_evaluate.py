@@ -5,7 +5,7 @@ from tests.conftest import DATA
 def test_dev_question_set_meets_its_floor(answerer):
     """The dev set (38 questions, a third unanswerable) helps fit the refusal model (5% of its
     weight); the floor guards against regressions. The holdout set is reported in the README.
-    Measured 2026-11-22: hit@1 0.577, hit@3 0.731, abstention 0.583, false abstention 0.154."""
+    Measured 2026-11-22: hit@1 0.577, hit@3 0.731, abstention 0.500, false abstention 0.154."""
     report = evaluate(answerer.answer, load_question_set(DATA / "dev_questions.toml"))
     assert len(report.outcomes) >= 30
     assert report.hit_at(3) >= 0.70
