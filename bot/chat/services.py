@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TOO_BIG = "That file is over the {limit} limit."
+NOTHING_TO_ADD = "Attach a file, or give the url of a web page to add."
 SERVER_FULL = "This server's collection is full ({what}); remove a document first."
 NO_LIBRARY = "This bot has no data folder for server collections."
 
@@ -221,9 +222,27 @@ class Services:
             loop = asyncio.get_running_loop()  # (measuring the collection reads all its text)
             await loop.run_in_executor(self._uploads, self._check_room, guild_id, 1)
             data = await self.download(url, library.limits.max_bytes)
-            return await loop.run_in_executor(
-                self._uploads, self._store_upload, guild_id, filename, data, overrides, user_id
-            )
+
+            def add(check: Callable[[Sequence[Document]], None]) -> Document:
+                return library.add_upload(guild_id, filename, data, overrides, user_id, check)
+
+            return await loop.run_in_executor(self._uploads, self._store, add, guild_id)
+
+    async def add_url(
+        self, guild_id: int, url: str, overrides: dict[str, Any], user_id: int | None = None
+    ) -> Added:
+        """Fetch, parse and store a web page, within the server's caps, as :meth:`add_upload`
+        does an attachment."""
+        library = self.require_library()
+        lock = self._server_locks.setdefault(guild_id, asyncio.Lock())
+        async with lock, self._upload_slots:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._uploads, self._check_room, guild_id, 1)
+
+            def add(check: Callable[[Sequence[Document]], None]) -> Document:
+                return library.add_url(guild_id, url, overrides, user_id, check)
+
+            return await loop.run_in_executor(self._uploads, self._store, add, guild_id)
 
     def _check_room(self, guild_id: int, new_documents: int = 0) -> None:
         """Raise when the server's own documents (plus ``new_documents``) pass its caps."""
@@ -237,20 +256,13 @@ class Services:
             limit = size(self.config.server_max_bytes)
             raise UserError(SERVER_FULL.format(what=f"{size(used)} of {limit}"))
 
-    def _store_upload(
-        self,
-        guild_id: int,
-        filename: str,
-        data: bytes,
-        overrides: dict[str, Any],
-        user_id: int | None,
+    def _store(
+        self, add: Callable[[Callable[[Sequence[Document]], None]], Document], guild_id: int
     ) -> Added:
-        """Checked against the caps once parsed, then stored and audited in one transaction
-        (the library and the store do both)."""
+        """``add`` (the library's add_upload or add_url) with the server's caps as its check:
+        parsed, checked, then stored and audited in one transaction."""
         library = self.require_library()
-        doc = library.add_upload(
-            guild_id, filename, data, overrides, user_id, check=self._check_documents
-        )
+        doc = add(self._check_documents)
         passages = library.answerer_for(guild_id).index.passages_of(doc.id)
         return Added(doc, passages, first_sentence(doc))
 

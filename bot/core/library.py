@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,8 +28,9 @@ from bot.core.answers import Answerer, AnswerSettings
 from bot.core.bm25 import compile_kernels
 from bot.core.collection import server_collection
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
+from bot.core.fetch import extract_url
 from bot.core.index import IndexSettings, Progress, SearchIndex, load_or_build
-from bot.core.ingest import IngestLimits, extract_isolated
+from bot.core.ingest import Extracted, IngestLimits, extract_isolated
 from bot.core.models import Document, DocumentMeta
 
 T = TypeVar("T")
@@ -162,6 +164,31 @@ class Library:
         they would be and may refuse them by raising. Raises :class:`IngestError` (or the
         store's or ``check``'s error) and changes nothing on failure."""
         extracted = extract_isolated(filename, data, self.limits)
+        return self._add(guild_id, extracted, filename, overrides, user_id, check)
+
+    def add_url(
+        self,
+        guild_id: int,
+        url: str,
+        overrides: dict[str, Any] | None = None,
+        user_id: int | None = None,
+        check: Callable[[Sequence[Document]], None] | None = None,
+    ) -> Document:
+        """Fetch a web page (or PDF) within the limits and add it as :meth:`add_upload` does;
+        the document keeps the URL it was fetched from and the date it was retrieved."""
+        extracted = extract_url(url, self.limits, lambda n, d: extract_isolated(n, d, self.limits))
+        hint = urlsplit(str(extracted.meta.url or url)).path.rstrip("/").rsplit("/", 1)[-1]
+        return self._add(guild_id, extracted, hint or "page", overrides, user_id, check)
+
+    def _add(
+        self,
+        guild_id: int,
+        extracted: Extracted,
+        filename: str,
+        overrides: dict[str, Any] | None,
+        user_id: int | None,
+        check: Callable[[Sequence[Document]], None] | None,
+    ) -> Document:
         with self._write:
             name = server_collection(guild_id)
             stored = self._documents().documents(guild_id)  # with other processes' changes

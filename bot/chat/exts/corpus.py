@@ -19,7 +19,7 @@ from discord.ext import commands
 from pydantic import ValidationError
 
 from bot.chat import gate, render
-from bot.chat.services import TOO_BIG, Services, size
+from bot.chat.services import NOTHING_TO_ADD, TOO_BIG, Services, size
 from bot.chat.views import Button
 from bot.core.ingest import IngestError
 from bot.core.models import Document
@@ -84,34 +84,43 @@ class Corpus(commands.Cog):
         return await gate.admin_check(interaction)
 
     @corpus.command(
-        name="add", description="Add a .txt, .md, .html or .pdf to this server's collection"
+        name="add",
+        description="Add a .txt, .md, .html or .pdf, or a web page by url, to this server's "
+        "collection",
     )
     @app_commands.describe(
-        file="The document",
+        file="The document (or give only a url: the page is fetched)",
         title="Title (default: what the file states, else its name)",
         publisher="Who published it",
         published="Publication date, YYYY-MM-DD",
-        url="Where it was published",
+        url="Where it was published; without a file, the web page to add",
     )
     async def add(
         self,
         interaction: discord.Interaction[Any],
-        file: discord.Attachment,
+        file: discord.Attachment | None = None,
         title: app_commands.Range[str, 1, 300] | None = None,
         publisher: app_commands.Range[str, 1, 200] | None = None,
         published: str | None = None,
         url: str | None = None,
     ) -> None:
         assert interaction.guild_id is not None
+        if file is None and not url:
+            raise gate.UserError(NOTHING_TO_ADD)
         limit = self.services.require_library().limits.max_bytes
-        if file.size > limit:
+        if file is not None and file.size > limit:
             raise gate.UserError(TOO_BIG.format(limit=size(limit)))
-        overrides = _overrides(title, publisher, published, url)
+        overrides = _overrides(title, publisher, published, url if file is not None else None)
         await interaction.response.defer(ephemeral=True, thinking=True)
+        user = interaction.user.id
         try:
-            added = await self.services.add_upload(
-                interaction.guild_id, file.filename, file.url, overrides, interaction.user.id
-            )
+            if file is None:
+                assert url is not None
+                added = await self.services.add_url(interaction.guild_id, url, overrides, user)
+            else:
+                added = await self.services.add_upload(
+                    interaction.guild_id, file.filename, file.url, overrides, user
+                )
         except (IngestError, ValidationError) as exc:
             raise gate.UserError(f"Not added: {gate.one_line(exc)}") from exc
         await post(interaction, "corpus.add", added.doc)  # recorded with the document

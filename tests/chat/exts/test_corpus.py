@@ -150,3 +150,50 @@ async def test_cancel_is_for_the_admin_who_asked(world: World):
     assert cancelled.json["type"] == 7
     assert cancelled.json["data"]["content"] == "Nothing was removed."
     assert [d.id for d in w.bot.services.own_documents(w.a.id)] == ["log"]
+
+
+PAGE = b"""<html><head><title>Harbour report</title></head><body>
+<nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Harbour report</h1>
+<p>The harbour master counted 418 herring boats during the winter of 1911.</p></article>
+<footer>Copyright the Gazette</footer></body></html>"""
+
+
+async def test_a_web_page_is_added_by_url_and_quoted_with_its_link(world: World):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(PAGE)))
+            self.end_headers()
+            self.wfile.write(PAGE)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_port}/harbour"
+    try:
+        # loopback is refused by default (a private address)
+        _, refused = await command(w := world, "corpus add", {"url": url}, guild_id=w.a.id)
+        assert "Not added" in str(refused) and not w.store.documents(w.a.id)
+        w.library.limits = w.library.limits.model_copy(update={"allow_loopback": True})
+        _, added = await command(w, "corpus add", {"url": url}, guild_id=w.a.id)
+        assert "harbour-report" in str(added)
+    finally:
+        httpd.shutdown()
+    (doc,) = w.store.documents(w.a.id)
+    assert str(doc.meta.url) == url and doc.meta.retrieved is not None
+    assert "Home" not in doc.text  # navigation is not the document
+    answer = await ask_in(w, "How many herring boats did the harbour master count?", w.a)
+    assert "418 herring boats" in answer
+    assert "418 herring boats" not in await ask_in(w, "How many herring boats?", w.b)
+
+
+async def test_add_without_a_file_or_a_url_says_what_it_needs(world: World):
+    _, reply = await command(world, "corpus add", {"title": "Nothing"}, guild_id=world.a.id)
+    assert "Attach a file, or give the url of a web page to add." in str(reply)
