@@ -35,6 +35,7 @@ from bot.core.evaluate import (
     EvalReport,
     Outcome,
     evaluate,
+    holds_answer,
     load_question_set,
 )
 from bot.core.index import SearchIndex
@@ -85,14 +86,8 @@ def score_baseline(run: Callable, questions: list[EvalQuestion], k: int = 3) -> 
         t0 = time.perf_counter()
         top = run(q.text, k)
         ms = (time.perf_counter() - t0) * 1000
-        expected = [" ".join(e.casefold().split()) for e in q.expect]
         rank = next(
-            (
-                i + 1
-                for i, (doc_id, text, _) in enumerate(top)
-                if (not q.doc_id or doc_id == q.doc_id)
-                and any(e in " ".join(text.casefold().split()) for e in expected)
-            ),
+            (i + 1 for i, (doc_id, text, _) in enumerate(top) if holds_answer(q, doc_id, text)),
             None,
         )
         outcomes.append(

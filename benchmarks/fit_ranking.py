@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.core.answers import Answerer
 from bot.core.corpus import default_corpus_dir, load_folder
-from bot.core.evaluate import EvalQuestion, load_question_set
+from bot.core.evaluate import EvalQuestion, holds_answer, load_question_set
 from bot.core.index import SearchIndex
 from bot.core.ranking import (
     REFUSAL_FEATURES,
@@ -73,15 +73,8 @@ def collect(answerer: Answerer, questions: list[EvalQuestion], group: str | None
     out = []
     for q in questions:
         cands = answerer.candidates(q.text)
-        expected = [" ".join(e.casefold().split()) for e in q.expect]
         y = np.asarray(
-            [
-                (not q.doc_id or w.doc.id == q.doc_id)
-                and any(
-                    e in " ".join(w.doc.text[w.start : w.end].casefold().split()) for e in expected
-                )
-                for w in cands.windows
-            ],
+            [holds_answer(q, w.doc.id, w.doc.text[w.start : w.end]) for w in cands.windows],
             dtype=bool,
         )
         out.append(Asked(group or q.doc_id or q.kind, q.answerable, cands.features, y, cands))

@@ -132,17 +132,21 @@ def _norm(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def holds_answer(question: EvalQuestion, doc_id: str, text: str) -> bool:
+    """Whether ``text`` (from document ``doc_id``) holds one of the question's expected
+    phrases (case and white space aside), from the expected document when one is named."""
+    if question.doc_id and doc_id != question.doc_id:
+        return False
+    text = _norm(text)
+    return any(_norm(e) in text for e in question.expect)
+
+
 def rank_of(answer: Answer, question: EvalQuestion) -> int | None:
     """1-based rank of the first answer entry whose quote (or an "also in" quote) holds an
-    expected phrase, from the expected document when one is named."""
-    expected = [_norm(e) for e in question.expect]
+    expected phrase (:func:`holds_answer`)."""
     for i, cited in enumerate(answer.results):
-        for quote in (cited.quote, *cited.also_in):
-            if question.doc_id and quote.doc_id != question.doc_id:
-                continue
-            text = _norm(quote.text)
-            if any(e in text for e in expected):
-                return i + 1
+        if any(holds_answer(question, q.doc_id, q.text) for q in (cited.quote, *cited.also_in)):
+            return i + 1
     return None
 
 
