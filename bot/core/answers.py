@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.core import semantic
 from bot.core.index import SearchIndex
 from bot.core.models import Answer, Cited, Document, Quote, Timings
 from bot.core.question import AnswerType, Word, answer_type, clean, content_words
@@ -113,6 +114,7 @@ class _Passage:
     terms: frozenset[str]
     sentences: tuple[_Sentence, ...]
     inside: int  # how many of ``sentences`` lie in the passage
+    vectors: np.ndarray  # each sentence's summed token vectors (bot.core.semantic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +210,9 @@ class Answerer:
         asked = {w.surface.casefold() for w in words}
         pairs = _pairs(words)
         rarest = max(words, key=lambda w: w.weight) if words else None
+        meaning = semantic.embed(question)
         windows: list[Window] = []
+        vectors: list[np.ndarray] = []
         rows: list[list[float]] = []
         coverage: dict[int, float] = {}
         doc_coverage = self._document_coverage(words, doc_best, total)
@@ -244,6 +248,7 @@ class Answerer:
                         n = sum(tf[t] for t in w.terms)
                         bm25 += w.weight * n * (k1 + 1) / (n + norm)
                     start, end = window[0].start, window[-1].end
+                    vectors.append(passage.vectors[i : j + 1].sum(axis=0))
                     rows.append(
                         [
                             bm25 / total,
@@ -270,7 +275,14 @@ class Answerer:
                             frozenset(tf),
                         )
                     )
-        features = np.asarray(rows, dtype=np.float64).reshape(-1, len(SPAN_FEATURES))
+        similarity = semantic.unit(np.asarray(vectors).reshape(-1, len(meaning))) @ meaning
+        features = np.column_stack(
+            [
+                np.asarray(rows, dtype=np.float64).reshape(-1, len(SPAN_FEATURES) - 2),
+                similarity,
+                similarity - (similarity.max() if len(similarity) else 0.0),
+            ]
+        )
         return Candidates(
             question, words, windows, features, coverage, doc_coverage, kind, search_ms
         )
@@ -319,6 +331,7 @@ class Answerer:
             float(margin),
             float(f[col("answer_type")]),
             math.log1p(len(words)),
+            float(f[col("semantic")]),
         ]
 
     def confidence(self, cands: Candidates, scores: np.ndarray, order: Sequence[int]) -> float:
@@ -380,7 +393,10 @@ class Answerer:
                 sents.append(self._sentence(doc.text, s, e, para.paragraph))
                 inside += 1
         passage = _Passage(
-            frozenset(t for s in sents[:inside] for t in s.terms), tuple(sents), inside
+            frozenset(t for s in sents[:inside] for t in s.terms),
+            tuple(sents),
+            inside,
+            semantic.token_sums([doc.text[s.start : s.end] for s in sents]),
         )
         if len(self._analysed) >= PASSAGE_CACHE:
             self._analysed.clear()

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from bot.core import collection as folders
+from bot.core import semantic
 from bot.core.answers import Answerer, AnswerSettings
 from bot.core.bm25 import compile_kernels
 from bot.core.collection import server_collection
@@ -140,6 +141,7 @@ class Library:
     def load(self) -> None:
         """(Re)read every collection (folders and the store) and rebuild every view."""
         compile_kernels()  # here, off the event loop, rather than at the first question
+        semantic.load()  # likewise the word vectors (about 0.4 s)
         with self._write:
             collections: dict[str, Collection] = {}
             for spec in self.operator:

@@ -43,6 +43,8 @@ SPAN_FEATURES: dict[str, str] = {
     "phrases": "share of the question's adjacent word pairs the window holds side by side",
     "rarest": "the window holds the question's rarest word",
     "word_share": "share of the question's words the window holds, each counted once",
+    "semantic": "closeness in meaning of window and question (cosine of static word vectors)",
+    "semantic_relative": "the window's closeness in meaning minus the closest window's",
 }
 
 REFUSAL_FEATURES: dict[str, str] = {
@@ -55,6 +57,7 @@ REFUSAL_FEATURES: dict[str, str] = {
     "margin": "how far the best quote's score is ahead of the next passage's",
     "answer_type": "the best quote holds the kind of answer the question asks for",
     "log_words": "log of the number of content words in the question",
+    "semantic": "closeness in meaning of the best quote and the question",
 }
 
 
