@@ -117,7 +117,11 @@ class DiscordConfig(BaseModel):
         default=2, ge=1, le=32, description="worker threads for searches (about one per core)"
     )
     http_connections: int = Field(
-        default=64, ge=1, le=1000, description="connections to Discord's API at once"
+        default=64,
+        ge=2,  # with 1, answers' edits fail on a closed connection (found by a test)
+        le=1000,
+        description="connections to Discord's API at once, besides acknowledgements "
+        "(which have a pool of their own)",
     )
     upload_workers: int = Field(
         default=2, ge=1, le=16, description="uploads parsed at once, over all servers"

@@ -33,6 +33,29 @@ EXTENSIONS = (
 ADMIN_EXTENSIONS = frozenset({"bot.chat.exts.corpus", "bot.chat.exts.settings"})
 
 
+class AcksFirst(aiohttp.TCPConnector):
+    """Connections to Discord's API in two pools. Interaction callbacks (the
+    acknowledgements Discord wants within 3 s, one per interaction) have a pool of their own,
+    unbounded, so they never queue behind answers being sent; everything else (answers'
+    edits, follow-ups, messages) shares ``limit`` connections, so a burst reuses them
+    instead of opening (and, with Discord, handshaking) one each."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit=limit)
+        self.acks = aiohttp.TCPConnector(limit=0)
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Any], timeout: aiohttp.ClientTimeout
+    ) -> Any:
+        if req.method == "POST" and req.url.path.endswith("/callback"):
+            return await self.acks.connect(req, traces, timeout)
+        return await super().connect(req, traces, timeout)
+
+    async def close(self, *, abort_ssl: bool = False) -> None:
+        await self.acks.close(abort_ssl=abort_ssl)
+        await super().close(abort_ssl=abort_ssl)
+
+
 class VerbatimBot(commands.AutoShardedBot):
     def __init__(
         self,
@@ -63,9 +86,7 @@ class VerbatimBot(commands.AutoShardedBot):
         self._follower: asyncio.Task[None] | None = None
 
     async def login(self, token: str) -> None:
-        """Log in with a bounded pool of HTTP connections: a burst of interactions then
-        reuses connections instead of opening (and, with Discord, handshaking) one each."""
-        self.http.connector = aiohttp.TCPConnector(limit=self.config.http_connections)
+        self.http.connector = AcksFirst(self.config.http_connections)
         await super().login(token)
 
     async def setup_hook(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 
@@ -42,3 +43,31 @@ def test_shard_settings_reach_discord_py(answerer):
     assert bot.shard_count == 4 and bot.shard_ids == [2, 3]
     with pytest.raises(ValueError, match="shard_ids needs shard_count"):
         DiscordConfig(shard_ids=[0])
+
+
+async def test_acknowledgements_never_wait_for_connections_answers_hold(answerer):
+    """With one connection for everything else and Discord taking 0.5 s per reply, a
+    question asked while another's answer is being sent is still acknowledged at once:
+    acknowledgements have connections of their own."""
+    async with DiscordDouble(latency=0.5) as double:
+        bot = VerbatimBot(DiscordConfig(http_connections=2), lambda gid: answerer)
+        await double.start_client(bot)
+        first = double.make_slash_interaction("ask", {"question": "Operation Linden"})
+        await double.dispatch("INTERACTION_CREATE", first)
+        await double.wait_for_interaction_response(first)  # its answer's edit is now sent
+        await asyncio.sleep(0.1)  # ... and waiting 0.5 s for Discord on the one connection
+        second = double.make_slash_interaction("ask", {"question": "Michael Lockwood"})
+        await double.dispatch("INTERACTION_CREATE", second)
+        await double.wait_for_requests(
+            2, lambda r: r.method == "PATCH" and r.route.endswith("/@original"), timeout=10
+        )
+        record = double.interactions[int(second["id"])]
+        edit = next(
+            r
+            for r in double.requests
+            if r.params.get("token") == first["token"] and r.method == "PATCH"
+        )
+        await double.stop_client(bot)
+    assert record.responded_at is not None
+    # the second acknowledgement reached Discord before the first answer's reply came back
+    assert record.responded_at < edit.timestamp + double.latency
