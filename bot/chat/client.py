@@ -116,6 +116,12 @@ class VerbatimBot(commands.AutoShardedBot):
             except Exception:
                 log.exception("could not follow corpus and settings changes")
 
+    def dispatch(self, event_name: str, /, *args: Any, **kwargs: Any) -> None:
+        """Every interaction is noted as it arrives, before any of its work is scheduled."""
+        if event_name == "interaction":
+            self.services.acks.arrived(args[0])
+        super().dispatch(event_name, *args, **kwargs)
+
     async def on_message(self, message: discord.Message) -> None:
         """No prefix commands: mentions are answered by the answers extension's listener."""
 

@@ -7,6 +7,7 @@ at most one upload per server at a time. Nothing here knows about cogs.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -71,6 +72,61 @@ class Settings:
             self._cache.pop(guild_id, None)
 
 
+class Acknowledgements:
+    """Interactions Discord is waiting to see acknowledged (within 3 s). Work that can wait
+    (a search and its answer) first waits until every interaction that arrived before its own
+    is acknowledged, so a burst of questions is acknowledged first and answered after, and
+    a steady stream cannot hold an answer back longer than the acknowledgements before it."""
+
+    DEADLINE = 3.0  # after this Discord has given up on an interaction: stop waiting for it
+    POLL = 0.005
+
+    def __init__(self) -> None:
+        self._pending: dict[int, tuple[float, Any]] = {}  # in arrival order
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._watch: asyncio.Task[None] | None = None
+
+    def arrived(self, interaction: Any) -> float:
+        """Note an interaction as it arrives (before any of its work runs); returns the
+        arrival time, also kept in ``interaction.extras["arrived"]``."""
+        now = time.monotonic()
+        interaction.extras["arrived"] = now
+        self._pending[interaction.id] = (now, interaction)
+        if self._watch is None or self._watch.done():
+            self._watch = asyncio.get_running_loop().create_task(self._follow())
+        return now
+
+    async def before(self, arrived: float) -> None:
+        """Return once no interaction that arrived at or before ``arrived`` waits for its
+        acknowledgement."""
+        if self._oldest() > arrived:
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (arrived, id(future), future))
+        await future
+
+    def _oldest(self) -> float:
+        return next(iter(self._pending.values()))[0] if self._pending else float("inf")
+
+    async def _follow(self) -> None:
+        while self._pending or self._waiters:
+            now = time.monotonic()
+            for key, (at, interaction) in list(self._pending.items()):
+                if interaction.response.is_done() or now - at > self.DEADLINE:
+                    del self._pending[key]
+            oldest = self._oldest()
+            while self._waiters and self._waiters[0][0] < oldest:
+                future = heapq.heappop(self._waiters)[2]
+                if not future.done():
+                    future.set_result(None)
+            if self._pending or self._waiters:
+                await asyncio.sleep(self.POLL)
+
+    def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+
+
 class Services:
     """The bot's services: answering, settings, audit, uploads and downloads."""
 
@@ -86,6 +142,7 @@ class Services:
         self.library = library
         self.store = store
         self.gate = Gate(config)
+        self.acks = Acknowledgements()
         # Search is CPU-bound: more threads than cores would only fight the event loop for
         # the GIL, so questions queue for a small pool of their own.
         self._search = ThreadPoolExecutor(config.search_threads, thread_name_prefix="search")
@@ -118,12 +175,15 @@ class Services:
         user_id: int,
         k: int,
         via: str,
+        arrived: float | None = None,
     ) -> tuple[Answer, T]:
         """Answer on the search pool, and there too ``show`` it (with each quote's matched
         words), so the event loop only sends; log the outcome (not the question, unless
-        asked to)."""
-        answerer = self.answerer_for(guild_id)
+        asked to). Waits first for the acknowledgements of interactions that arrived before
+        ``arrived`` (when the question came; default now)."""
         started = time.perf_counter()
+        await self.acks.before(time.monotonic() if arrived is None else arrived)
+        answerer = self.answerer_for(guild_id)
 
         def work() -> tuple[Answer, T]:
             answer = answerer.answer(question, k)
@@ -304,6 +364,7 @@ class Services:
             await loop.run_in_executor(self._uploads, library.reload_server, guild_id)
 
     async def close(self) -> None:
+        self.acks.close()
         if self._http is not None:
             await self._http.close()
         for pool in (self._search, self._db, self._uploads):

@@ -302,6 +302,7 @@ async def search_page(
         user_id=interaction.user.id,
         k=size * cfg.search_pages,
         via="search",
+        arrived=interaction.extras.get("arrived"),
     )
     page = max(1, min(pages, page))
     if pages == 1 or render.search_query(embed.footer.text) is None:

@@ -157,3 +157,35 @@ async def test_another_process_picks_up_changes_from_the_audit_log(world: World,
     assert other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
     assert await other.services.results(w.a.id) == 2
     other_store.close()  # ("other" never connected, so there is nothing else to close)
+
+
+class _Pending:
+    """An interaction as the acknowledgements see it: an id, extras, and whether its
+    response is done."""
+
+    def __init__(self, n: int) -> None:
+        self.id, self.extras, self.done = n, {}, False
+        self.response = self
+
+    def is_done(self) -> bool:
+        return self.done
+
+
+async def test_answers_wait_for_earlier_interactions_acknowledgements():
+    from bot.chat.services import Acknowledgements
+
+    acks = Acknowledgements()
+    first, second, third = _Pending(1), _Pending(2), _Pending(3)
+    acks.arrived(first)
+    at = acks.arrived(second)
+    acks.arrived(third)  # arrived later: never waited for
+    second.done = True
+    waiting = asyncio.create_task(acks.before(at))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the first is not acknowledged yet
+    first.done = True
+    await asyncio.wait_for(waiting, 1)
+    assert second.extras["arrived"] == at
+    acks.DEADLINE = 0.1  # Discord gives up on an interaction after 3 s: so does the wait
+    await asyncio.wait_for(acks.before(time.monotonic()), 1)
+    acks.close()

@@ -63,6 +63,7 @@ class Answers(commands.Cog):
             user_id=interaction.user.id,
             k=await self.services.results(interaction.guild_id),
             via=via,
+            arrived=interaction.extras.get("arrived"),
         )
         view = views.answer_view(
             answer, private=private, owner_id=interaction.user.id, reply_to=reply_to
