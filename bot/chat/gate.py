@@ -112,6 +112,33 @@ async def send(
         log.warning("could not send a reply", exc_info=True)
 
 
+async def acknowledge(interaction: discord.Interaction[Any], *, private: bool) -> None:
+    """Defer with "thinking…" (private or not) unless the interaction is acknowledged
+    already."""
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=private, thinking=True)
+        interaction.extras["deferred_private"] = private
+
+
+async def deliver(
+    interaction: discord.Interaction[Any],
+    *,
+    embed: discord.Embed,
+    view: discord.ui.View | None,
+    private: bool,
+) -> None:
+    """Put a deferred command's reply in place of its "thinking…" placeholder. A public
+    reply whose placeholder is private (acknowledged before the server's settings were read)
+    is posted as a public follow-up, and the placeholder deleted."""
+    if private or not interaction.extras.get("deferred_private"):
+        await interaction.edit_original_response(embed=embed, view=view)
+        return
+    await interaction.delete_original_response()
+    await interaction.followup.send(
+        embed=embed, view=view or discord.utils.MISSING, ephemeral=False
+    )
+
+
 async def on_error(interaction: discord.Interaction[Any], error: BaseException) -> None:
     """The one error path for commands and buttons."""
     original = getattr(error, "original", error)
@@ -182,7 +209,9 @@ async def admin_check(interaction: discord.Interaction[Any]) -> bool:
 
 
 class VerbatimTree(app_commands.CommandTree[Any]):
-    """Every command passes the channel allow-list; every error takes the one error path."""
+    """Every command passes the channel allow-list; every error takes the one error path.
+    A server's settings not yet cached are read after the interaction is acknowledged
+    (privately: a refusal must not show in the channel), never before."""
 
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         command = interaction.command
@@ -191,8 +220,11 @@ class VerbatimTree(app_commands.CommandTree[Any]):
             return True
         if interaction.type is discord.InteractionType.autocomplete:
             return True
-        allowed = (await services(interaction).settings.get(interaction.guild_id)).allowed_channels
-        services(interaction).gate.channel(interaction.channel_id, allowed)
+        settings = services(interaction).settings.cached(interaction.guild_id)
+        if settings is None:
+            await acknowledge(interaction, private=True)
+            settings = await services(interaction).settings.get(interaction.guild_id)
+        services(interaction).gate.channel(interaction.channel_id, settings.allowed_channels)
         return True
 
     async def on_error(

@@ -57,15 +57,24 @@ class Settings:
         self._pool = pool
         self._cache: dict[int, GuildSettings] = {}
 
-    async def get(self, guild_id: int | None) -> GuildSettings:
+    def cached(self, guild_id: int | None) -> GuildSettings | None:
+        """A server's settings if they need no read, else None."""
         if guild_id is None or self.store is None:
             return GuildSettings()
-        cached = self._cache.get(guild_id)
+        return self._cache.get(guild_id)
+
+    async def get(self, guild_id: int | None) -> GuildSettings:
+        cached = self.cached(guild_id)
         if cached is None:
+            assert guild_id is not None and self.store is not None
             loop = asyncio.get_running_loop()
             cached = await loop.run_in_executor(self._pool, self.store.settings, guild_id)
             self._cache[guild_id] = cached
         return cached
+
+    def keep(self, guild_id: int, settings: GuildSettings) -> None:
+        """Cache settings just written, so the next command finds them without a read."""
+        self._cache[guild_id] = settings
 
     def forget(self, guild_id: int | None) -> None:
         if guild_id is not None:

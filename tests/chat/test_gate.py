@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
+from collections.abc import AsyncIterator
 
 from bot.chat.client import VerbatimBot
 from bot.chat.gate import CHANNEL_REPLY, ERROR_REPLY
 from bot.config import DiscordConfig
 from tests.chat.discord_double import FLAG_EPHEMERAL, DiscordDouble
-from tests.chat.helpers import ask
+from tests.chat.helpers import World, ask, command, respond
 
 
 async def test_cooldown_and_channel_allow_list(answerer):
@@ -68,3 +71,49 @@ async def test_an_expired_interaction_is_logged_not_answered(running, caplog):
     assert "expired before it was answered" in caplog.text
     assert "interaction failed" not in caplog.text
     assert len(double.requests_for(inter)) == 1  # no second try at an error reply
+
+
+@contextlib.asynccontextmanager
+async def settings_thread_busy(w: World) -> AsyncIterator[None]:
+    """The settings thread held, and server A's settings not cached: any read of them waits."""
+    release = threading.Event()
+    held = asyncio.create_task(w.bot.services.db(release.wait, 10))
+    w.bot.services.settings.forget(w.a.id)
+    try:
+        yield
+    finally:
+        release.set()
+        await held
+
+
+async def test_a_question_is_acknowledged_before_uncached_settings_are_read(world: World):
+    w = world
+    async with settings_thread_busy(w):
+        inter = w.double.make_slash_interaction("ask", {"question": "Rotherham"}, guild_id=w.a.id)
+        await w.double.dispatch("INTERACTION_CREATE", inter)
+        callback = await w.double.wait_for_interaction_response(inter, timeout=2)
+    assert callback.json["type"] == 5 and callback.json["data"]["flags"] & FLAG_EPHEMERAL
+    reply = await respond(w.double, inter)
+    assert "Rotherham" in reply["embeds"][0]["description"]
+
+
+async def test_uncached_settings_still_decide_visibility_and_channel(world: World):
+    w = world
+    w.store.update_settings(w.a.id, 1, public_by_default=True)
+    async with settings_thread_busy(w):
+        inter = w.double.make_slash_interaction("ask", {"question": "Rotherham"}, guild_id=w.a.id)
+        await w.double.dispatch("INTERACTION_CREATE", inter)
+        await w.double.wait_for_interaction_response(inter, timeout=2)
+    posted = await w.double.wait_for_request(
+        lambda r: r.params.get("token") == inter["token"], method="POST", path=r"/webhooks/.*"
+    )
+    assert not (posted.json.get("flags") or 0) & FLAG_EPHEMERAL  # the server's default: public
+    assert "Rotherham" in posted.json["embeds"][0]["description"]
+    record = w.double.interactions[int(inter["id"])]
+    assert record.original_message_id not in w.double.messages  # the private placeholder
+
+    w.store.update_settings(w.a.id, 1, allowed_channels=[w.a.channel_id + 1])
+    async with settings_thread_busy(w):
+        inter, reply = await command(w, "ask", {"question": "Rotherham"}, guild_id=w.a.id)
+    assert reply["content"] == CHANNEL_REPLY
+    assert w.double.original_message(inter)["flags"] & FLAG_EPHEMERAL

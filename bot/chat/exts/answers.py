@@ -55,7 +55,7 @@ class Answers(commands.Cog):
         via: str,
         reply_to: int | None = None,
     ) -> None:
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        await gate.acknowledge(interaction, private=private)
         answer, embed = await self.services.ask(
             question,
             render.answer_embed,
@@ -68,7 +68,7 @@ class Answers(commands.Cog):
         view = views.answer_view(
             answer, private=private, owner_id=interaction.user.id, reply_to=reply_to
         )
-        await interaction.edit_original_response(embed=embed, view=view)
+        await gate.deliver(interaction, embed=embed, view=view, private=private)
 
     @app_commands.command(name="ask", description="Answer with verbatim, cited quotes")
     @app_commands.describe(
@@ -120,9 +120,9 @@ class Answers(commands.Cog):
         public: bool | None = None,
     ) -> None:
         private = await self._private(interaction, public)
-        await interaction.response.defer(ephemeral=private, thinking=True)
+        await gate.acknowledge(interaction, private=private)
         embed, view = await views.search_page(interaction, query, 1)
-        await interaction.edit_original_response(embed=embed, view=view)
+        await gate.deliver(interaction, embed=embed, view=view, private=private)
 
     # -- the documents -----------------------------------------------------------------
 
@@ -130,7 +130,7 @@ class Answers(commands.Cog):
     async def sources(self, interaction: discord.Interaction[Any]) -> None:
         docs = self.services.answerer_for(interaction.guild_id).index.documents
         embed = render.documents_embed(f"{len(docs)} documents", [("", docs)])
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await gate.send(interaction, embed=embed)
 
     @app_commands.command(name="source", description="Details of one document")
     @app_commands.describe(id="Document id (start typing an id or title)")
@@ -142,7 +142,7 @@ class Answers(commands.Cog):
         embed = render.document_embed(
             doc, len(answerer.paragraphs_of(doc)), answerer.index.passages_of(doc.id)
         )
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await gate.send(interaction, embed=embed)
 
     @source.autocomplete("id")
     async def source_ids(

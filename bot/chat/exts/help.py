@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.chat import render
+from bot.chat import gate, render
 
 if TYPE_CHECKING:
     from bot.chat.client import VerbatimBot
@@ -62,7 +62,7 @@ class Help(commands.Cog):
             colour=render.COLOUR,
         )
         embed.set_footer(text="Corpus and settings commands need Manage Server or an admin role.")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await gate.send(interaction, embed=embed)
 
 
 async def setup(bot: VerbatimBot) -> None:

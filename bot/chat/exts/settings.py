@@ -46,7 +46,7 @@ class Settings(commands.Cog):
         updated = await self.services.db(
             store.update_settings, interaction.guild_id, interaction.user.id, **{key: parsed}
         )
-        self.services.settings.forget(interaction.guild_id)
+        self.services.settings.keep(interaction.guild_id, updated)
         await interaction.edit_original_response(
             content=render.setting_line(key, getattr(updated, key))
         )
