@@ -387,6 +387,17 @@ def setting_line(key: str, value: object) -> str:
 
 
 SEARCH_MARK = "\nsearch: "
+MAX_PAGES, MAX_RESULTS = 25, 250  # search_pages and search_pages * search_page_size at most
+
+
+def _search_footer(page: int, pages: int, total: int) -> str:
+    return f"Page {page}/{pages} · {total} results · {FOOTER}"
+
+
+# The longest /search query: the footer of any page carries it whole, so paging always works.
+SEARCH_QUERY_LIMIT = (
+    FOOTER_LIMIT - len(_search_footer(MAX_PAGES, MAX_PAGES, MAX_RESULTS)) - len(SEARCH_MARK)
+)
 
 
 def search_page_embed(
@@ -399,7 +410,7 @@ def search_page_embed(
     """One page of ``/search`` results. The footer carries the query as typed (footers show
     plain text), so the page buttons need no memory of it."""
     embed = answer_embed(answer, highlights, quote_chars=700)
-    footer = f"Page {page}/{pages} · {total} results · {FOOTER}"
+    footer = _search_footer(page, pages, total)
     query = SEARCH_MARK + answer.question
     embed.set_footer(text=footer + query if len(footer + query) <= FOOTER_LIMIT else footer)
     return embed

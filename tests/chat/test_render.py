@@ -211,3 +211,13 @@ def test_document_lists_fit(default_index):
     ]
     within_limits(render.documents_embed("600 documents", [("", docs)]))
     within_limits(render.documents_embed("Collections", [("a", docs), ("b", docs)]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(min_size=1, max_size=render.SEARCH_QUERY_LIMIT).filter(str.strip))
+def test_every_search_query_discord_accepts_rides_in_the_footer_of_any_page(query):
+    answer, marks = _answer(["Some text."], query)
+    query = answer.question
+    embed = render.search_page_embed(answer, marks, 25, 25, 250)
+    assert len(embed.footer.text or "") <= render.FOOTER_LIMIT
+    assert render.search_query(embed.footer.text) == query

@@ -116,7 +116,7 @@ class Answers(commands.Cog):
     async def search(
         self,
         interaction: discord.Interaction[Any],
-        query: app_commands.Range[str, 1, 4000],
+        query: app_commands.Range[str, 1, render.SEARCH_QUERY_LIMIT],
         public: bool | None = None,
     ) -> None:
         private = await self._private(interaction, public)

@@ -9,7 +9,7 @@ from bot.chat import render
 from bot.chat.client import VerbatimBot
 from bot.chat.views import NOT_YOUR_SEARCH, NOT_YOURS, QUOTE_GONE
 from bot.config import DiscordConfig
-from bot.core.answers import Answerer
+from bot.core.answers import Answerer, AnswerSettings
 from tests.chat.discord_double import FLAG_EPHEMERAL, DiscordDouble, make_user
 from tests.chat.helpers import (
     LINDEN,
@@ -293,3 +293,27 @@ async def test_a_public_answer_can_be_deleted_by_its_asker_and_moderators(runnin
     )
     assert done.json["type"] == 6
     await double.wait_for_request(method="DELETE", path=rf"/channels/\d+/messages/{message['id']}")
+
+
+async def test_the_longest_search_query_discord_accepts_still_pages(default_index):
+    answerer = Answerer(default_index, AnswerSettings(max_question_chars=4000))
+    async with DiscordDouble() as double:
+        bot = VerbatimBot(DiscordConfig(), lambda gid: answerer)
+        await double.start_client(bot)
+        option = bot.tree.get_command("search").to_dict(bot.tree)["options"][0]  # type: ignore[union-attr]
+        assert option["max_length"] == render.SEARCH_QUERY_LIMIT  # Discord refuses longer
+        words = "police officers Rotherham "
+        query = (words * 100)[: render.SEARCH_QUERY_LIMIT + 1].rsplit(" ", 1)[0]  # whole words
+        inter = double.make_slash_interaction("search", {"query": query})
+        await double.dispatch("INTERACTION_CREATE", inter)
+        edit = await double.wait_for_request(
+            lambda r: r.params.get("token") == inter["token"], method="PATCH", timeout=10
+        )
+        _, next_ = components(edit.json)
+        paging, _ = await press(double, next_["custom_id"], double.original_message(inter))
+        page2 = await double.wait_for_request(
+            lambda r: r.params.get("token") == paging["token"], method="PATCH", timeout=10
+        )
+        assert page2.json["embeds"][0]["footer"]["text"].startswith("Page 2/")
+        assert render.search_query(page2.json["embeds"][0]["footer"]["text"]) == query
+        await double.stop_client(bot)
