@@ -208,6 +208,27 @@ async def admin_check(interaction: discord.Interaction[Any]) -> bool:
     return True
 
 
+def admin_group(name: str, description: str) -> app_commands.Group:
+    """A command group for a server's admins (Discord shows it to Manage Server by default;
+    :class:`AdminCog` checks for itself)."""
+    return app_commands.Group(
+        name=name,
+        description=description,
+        guild_only=True,
+        default_permissions=discord.Permissions(manage_guild=True),
+    )
+
+
+class AdminCog(commands.Cog):
+    """A cog whose every command and autocomplete passes :func:`admin_check`."""
+
+    def __init__(self, services: Any) -> None:
+        self.services = services
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
+        return await admin_check(interaction)
+
+
 class VerbatimTree(app_commands.CommandTree[Any]):
     """Every command passes the channel allow-list; every error takes the one error path.
     A server's settings not yet cached are read after the interaction is acknowledged

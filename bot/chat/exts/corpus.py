@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 from pydantic import ValidationError
 
 from bot.chat import gate, render
@@ -38,25 +37,17 @@ async def announce(
     action: str,
     doc: Document | None = None,
     detail: str | None = None,
+    *,
+    recorded: bool = False,
 ) -> None:
-    """Record a change in the audit log and post it to the server's audit channel."""
+    """Record a change in the audit log (unless it was ``recorded`` with the change itself)
+    and post it to the server's audit channel, if it has one."""
     services: Services = gate.services(interaction)
     gid = interaction.guild_id
     assert gid is not None
-    await services.record(action, guild_id=gid, user_id=interaction.user.id, doc=doc, detail=detail)
-    await post(interaction, action, doc, detail)
-
-
-async def post(
-    interaction: discord.Interaction[Any],
-    action: str,
-    doc: Document | None = None,
-    detail: str | None = None,
-) -> None:
-    """Post an (already recorded) change to the server's audit channel, if it has one."""
-    services: Services = gate.services(interaction)
-    gid = interaction.guild_id
-    assert gid is not None
+    if not recorded:
+        uid = interaction.user.id
+        await services.record(action, guild_id=gid, user_id=uid, doc=doc, detail=detail)
     channel_id = (await services.settings.get(gid)).audit_channel
     channel = interaction.client.get_channel(channel_id) if channel_id else None
     if isinstance(channel, discord.abc.Messageable):
@@ -69,19 +60,9 @@ async def post(
             log.warning("could not post to audit channel %s", channel_id, exc_info=True)
 
 
-class Corpus(commands.Cog):
-    corpus = app_commands.Group(
-        name="corpus",
-        description="This server's own documents",
-        guild_only=True,
-        default_permissions=discord.Permissions(manage_guild=True),
-    )
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
-        return await gate.admin_check(interaction)
+class Corpus(gate.AdminCog):
+    corpus = gate.admin_group("corpus", "This server's own documents")
+    services: Services
 
     @corpus.command(
         name="add",
@@ -123,7 +104,7 @@ class Corpus(commands.Cog):
                 )
         except (IngestError, ValidationError) as exc:
             raise gate.UserError(f"Not added: {gate.one_line(exc)}") from exc
-        await post(interaction, "corpus.add", added.doc)  # recorded with the document
+        await announce(interaction, "corpus.add", added.doc, recorded=True)
         await interaction.edit_original_response(
             embed=render.added_embed(added.doc, added.passages, added.sample)
         )
@@ -237,7 +218,7 @@ class RemoveButton(
         if removed is None:
             await interaction.edit_original_response(content=NO_SUCH_DOC)
             return
-        await post(interaction, "corpus.remove", removed)  # recorded with it
+        await announce(interaction, "corpus.remove", removed, recorded=True)
         await interaction.edit_original_response(content=f"Removed `{removed.id}`.")
 
 

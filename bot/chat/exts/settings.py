@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
-from discord.ext import commands
 
 from bot.chat import gate, render
 from bot.chat.services import Services
@@ -16,19 +15,9 @@ if TYPE_CHECKING:
     from bot.chat.client import VerbatimBot
 
 
-class Settings(commands.Cog):
-    settings = app_commands.Group(
-        name="settings",
-        description="This server's settings",
-        guild_only=True,
-        default_permissions=discord.Permissions(manage_guild=True),
-    )
-
-    def __init__(self, services: Services) -> None:
-        self.services = services
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:  # type: ignore[override]
-        return await gate.admin_check(interaction)
+class Settings(gate.AdminCog):
+    settings = gate.admin_group("settings", "This server's settings")
+    services: Services
 
     @settings.command(name="show", description="This server's settings")
     async def show(self, interaction: discord.Interaction[Any]) -> None:
