@@ -222,8 +222,10 @@ async def one_round(n: int, uploads: int, upload_chars: int, latency: float) -> 
             stop = asyncio.Event()
             monitor = asyncio.create_task(stall_monitor(stop))
             await asyncio.sleep(0.6)
+            cpu = time.process_time()
             conn.send((n, uploads, upload_chars))
             result: dict[str, Any] = await asyncio.to_thread(receive, conn, child)
+            result["cpu"] = time.process_time() - cpu
             stop.set()
             result["stall"] = await monitor
             await bot.close()
@@ -254,9 +256,9 @@ async def main() -> None:
         "| round | ack p50 ms | ack p99 ms | ack max ms | answer p50 ms | answer p99 ms "
         "| answer max ms | acked ≤1 s | answered ≤3 s | expired (>3 s) "
         "| uploads still parsing at last answer | all uploads done s "
-        "| max loop stall ms | max heartbeat gap ms | errors | machine load (1 min) |"
+        "| max loop stall ms | max heartbeat gap ms | errors | bot CPU s | machine load (1 min) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for n in range(1, args.rounds + 1):
         r = await one_round(args.n, args.uploads, args.upload_chars, args.latency)
         ms = {k: v * 1000 for k, v in r.items() if k != "timeline"}
@@ -265,7 +267,7 @@ async def main() -> None:
             f"| {ms['answer_p50']:.0f} | {ms['answer_p99']:.0f} | {ms['answer_max']:.0f} "
             f"| {r['ack_1s']:.0%} | {r['answer_3s']:.0%} | {r['expired']:.0f} "
             f"| {r['pending']:.0f} of {args.uploads} | {r['uploads_wall']:.1f} "
-            f"| {ms['stall']:.0f} | {ms['heartbeat_gap']:.0f} | {r['errors']:.0f} "
+            f"| {ms['stall']:.0f} | {ms['heartbeat_gap']:.0f} | {r['errors']:.0f} | {r['cpu']:.1f} "
             f"| {os.getloadavg()[0]:.1f} |"
         )
     print(
