@@ -355,19 +355,23 @@ class Services:
     # -- other processes' changes ------------------------------------------------------
 
     async def follow_changes_once(self) -> None:
-        """Pick up changes other processes (shards) recorded in the shared audit log: forget
-        cached settings and re-read changed server collections, off the event loop."""
+        """Pick up changes other processes (shards) recorded in the shared audit log: re-read
+        changed settings and server collections, off the event loop."""
         store, library = self.require_store(), self.require_library()
         entries = await self.db(store.audit_since, self.seen_audit)
         changed: set[int] = set()
+        settings_changed: set[int] = set()
         for entry in entries:
             self.seen_audit = entry.id
             if entry.guild_id is None:
                 continue
             if entry.action.startswith("settings."):
-                self.settings.forget(entry.guild_id)
+                settings_changed.add(entry.guild_id)
             elif entry.action.startswith("corpus."):
                 changed.add(entry.guild_id)
+        for guild_id in settings_changed:  # read again now, so no command waits for them
+            self.settings.forget(guild_id)
+            await self.settings.get(guild_id)
         loop = asyncio.get_running_loop()
         for guild_id in changed:
             await loop.run_in_executor(self._uploads, library.reload_server, guild_id)

@@ -155,6 +155,8 @@ async def test_another_process_picks_up_changes_from_the_audit_log(world: World,
     assert await other.services.results(w.a.id) == 3  # stale until the log is followed
     await other.services.follow_changes_once()
     assert other_library.answerer_for(w.a.id).answer("lighthouse storms").answered
+    cached = other.services.settings.cached(w.a.id)  # read again already: no command waits
+    assert cached is not None and cached.results == 2
     assert await other.services.results(w.a.id) == 2
     other_store.close()  # ("other" never connected, so there is nothing else to close)
 
