@@ -94,6 +94,7 @@ async def send(
     content: str | None = None,
     *,
     embed: discord.Embed | None = None,
+    view: discord.ui.View | None = None,
     ephemeral: bool = True,
 ) -> None:
     """Answer an interaction however far it got: the response, else the deferred reply, else
@@ -101,6 +102,8 @@ async def send(
     kwargs: dict[str, Any] = {"content": content}
     if embed is not None:
         kwargs["embed"] = embed
+    if view is not None:
+        kwargs["view"] = view
     try:
         if not interaction.response.is_done():
             await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
@@ -195,9 +198,23 @@ async def require_admin(interaction: discord.Interaction[Any]) -> None:
         raise NotAllowed(GUILD_ONLY)
     if member.guild_permissions.manage_guild:
         return
-    admin_roles = (await services(interaction).settings.get(interaction.guild_id)).admin_roles
-    if not any(role.id in admin_roles for role in member.roles):
+    settings = services(interaction).settings.cached(interaction.guild_id)
+    if settings is None:  # acknowledged first (privately), read after
+        if interaction.type is discord.InteractionType.component:
+            await interaction.response.defer()
+        else:
+            await acknowledge(interaction, private=True)
+        settings = await services(interaction).settings.get(interaction.guild_id)
+    if not any(role.id in settings.admin_roles for role in member.roles):
         raise NotAllowed()
+
+
+async def update(interaction: discord.Interaction[Any], content: str) -> None:
+    """Replace the message a button is on (as the response, or after a deferred update)."""
+    if interaction.response.is_done():
+        await interaction.edit_original_response(content=content, view=None)
+    else:
+        await interaction.response.edit_message(content=content, view=None)
 
 
 async def admin_check(interaction: discord.Interaction[Any]) -> bool:

@@ -9,10 +9,10 @@ import threading
 from collections.abc import AsyncIterator
 
 from bot.chat.client import VerbatimBot
-from bot.chat.gate import CHANNEL_REPLY, ERROR_REPLY
+from bot.chat.gate import CHANNEL_REPLY, ERROR_REPLY, NOT_ALLOWED
 from bot.config import DiscordConfig
 from tests.chat.discord_double import FLAG_EPHEMERAL, DiscordDouble
-from tests.chat.helpers import World, ask, command, respond
+from tests.chat.helpers import LIGHTHOUSE, World, ask, command, respond, upload
 
 
 async def test_cooldown_and_channel_allow_list(answerer):
@@ -117,3 +117,48 @@ async def test_uncached_settings_still_decide_visibility_and_channel(world: Worl
         inter, reply = await command(w, "ask", {"question": "Rotherham"}, guild_id=w.a.id)
     assert reply["content"] == CHANNEL_REPLY
     assert w.double.original_message(inter)["flags"] & FLAG_EPHEMERAL
+
+
+async def test_an_admin_role_is_checked_after_the_acknowledgement(world: World):
+    """A member whose right to /corpus comes from a role the server set (not Manage Server)
+    is acknowledged before the settings holding that role are read."""
+    w = world
+    w.store.update_settings(w.a.id, 1, admin_roles=[w.editor_role])
+    async with settings_thread_busy(w):
+        inter = w.double.make_slash_interaction("corpus list", guild_id=w.a.id, user=w.member)
+        inter["member"]["roles"] = [str(w.editor_role)]
+        await w.double.dispatch("INTERACTION_CREATE", inter)
+        callback = await w.double.wait_for_interaction_response(inter, timeout=2)
+    assert callback.json["type"] == 5 and callback.json["data"]["flags"] & FLAG_EPHEMERAL
+    reply = await respond(w.double, inter)
+    assert reply["embeds"][0]["title"] == "Collections"
+
+    w.bot.services.settings.forget(w.a.id)  # and a member without the role is refused
+    inter, reply = await command(w, "corpus list", guild_id=w.a.id, user=w.member)
+    assert reply["content"] == NOT_ALLOWED
+
+
+async def test_an_admin_roles_button_is_checked_after_the_acknowledgement(world: World):
+    w = world
+    w.store.update_settings(w.a.id, 1, admin_roles=[w.editor_role])
+    w.bot.services.settings.forget(w.a.id)
+    await upload(w, "log.txt", LIGHTHOUSE, w.a)
+    inter = w.double.make_slash_interaction(
+        "corpus remove", {"id": "log"}, guild_id=w.a.id, user=w.member
+    )
+    inter["member"]["roles"] = [str(w.editor_role)]
+    await w.double.dispatch("INTERACTION_CREATE", inter)
+    await respond(w.double, inter)
+    message = w.double.original_message(inter)
+    async with settings_thread_busy(w):
+        pressed = w.double.make_component_interaction(
+            f"vb:rmno:{w.member['id']}", message, guild_id=w.a.id, user=w.member
+        )
+        pressed["member"]["roles"] = [str(w.editor_role)]
+        await w.double.dispatch("INTERACTION_CREATE", pressed)
+        callback = await w.double.wait_for_interaction_response(pressed, timeout=2)
+    assert callback.json["type"] == 6  # a deferred update of the confirmation
+    edit = await w.double.wait_for_request(
+        lambda r: r.params.get("token") == pressed["token"], method="PATCH"
+    )
+    assert edit.json["content"] == "Nothing was removed." and edit.json["components"] == []

@@ -92,7 +92,7 @@ class Corpus(gate.AdminCog):
         if file is not None and file.size > limit:
             raise gate.UserError(TOO_BIG.format(limit=size(limit)))
         overrides = _overrides(title, publisher, published, url if file is not None else None)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await gate.acknowledge(interaction, private=True)
         user = interaction.user.id
         try:
             if file is None:
@@ -121,10 +121,10 @@ class Corpus(gate.AdminCog):
         view = discord.ui.View(timeout=None)
         view.add_item(RemoveButton(interaction.user.id, doc.id))
         view.add_item(CancelButton(interaction.user.id))
-        await interaction.response.send_message(
+        await gate.send(
+            interaction,
             f"Remove `{doc.id}` ({render.cut(doc.title, 200)}) from this server's collection?",
             view=view,
-            ephemeral=True,
         )
 
     @remove.autocomplete("id")
@@ -149,12 +149,12 @@ class Corpus(gate.AdminCog):
         embed = render.documents_embed("Collections", sections)
         if not own:
             embed.set_footer(text="This server has no documents of its own yet: /corpus add.")
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await gate.send(interaction, embed=embed)
 
     @corpus.command(name="reload", description="Re-read this server's documents from the database")
     async def reload(self, interaction: discord.Interaction[Any]) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await gate.acknowledge(interaction, private=True)
         coll = await self.services.reload(interaction.guild_id)
         await announce(interaction, "corpus.reload", detail=f"{len(coll.documents)} documents")
         lines = [f"Reloaded: {len(coll.documents)} documents."]
@@ -166,7 +166,7 @@ class Corpus(gate.AdminCog):
     @corpus.command(name="stats", description="Size of the index this server answers from")
     async def stats(self, interaction: discord.Interaction[Any]) -> None:
         assert interaction.guild_id is not None
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await gate.acknowledge(interaction, private=True)
         index = self.services.answerer_for(interaction.guild_id).index
         last = await self.services.last_change(interaction.guild_id)
         embed = discord.Embed(title="Corpus statistics", colour=render.COLOUR)
@@ -211,7 +211,7 @@ class RemoveButton(
     async def confirm(self, interaction: discord.Interaction[Any]) -> None:
         """Acknowledge (and take the buttons away) first: removal rebuilds an index."""
         assert interaction.guild_id is not None
-        await interaction.response.edit_message(content=f"Removing `{self.doc_id}`…", view=None)
+        await gate.update(interaction, f"Removing `{self.doc_id}`…")
         removed = await gate.services(interaction).remove(
             interaction.guild_id, self.doc_id, interaction.user.id
         )
@@ -232,7 +232,7 @@ class CancelButton(_ConfirmButton, template=r"vb:rmno:(?P<owner>\d{1,20})"):
         return cls(int(match["owner"]))
 
     async def confirm(self, interaction: discord.Interaction[Any]) -> None:
-        await interaction.response.edit_message(content="Nothing was removed.", view=None)
+        await gate.update(interaction, "Nothing was removed.")
 
 
 def _overrides(

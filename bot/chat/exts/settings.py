@@ -23,14 +23,14 @@ class Settings(gate.AdminCog):
     async def show(self, interaction: discord.Interaction[Any]) -> None:
         current = await self.services.settings.get(interaction.guild_id)
         embed = render.settings_embed(current.model_dump())
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        await gate.send(interaction, embed=embed)
 
     @settings.command(name="set", description="Change one of this server's settings")
     @app_commands.describe(key="Setting", value="New value ('default' resets it)")
     async def set_(self, interaction: discord.Interaction[Any], key: str, value: str) -> None:
         assert interaction.guild_id is not None
         parsed = parse_setting(key, value)
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await gate.acknowledge(interaction, private=True)
         store = self.services.require_store()
         updated = await self.services.db(
             store.update_settings, interaction.guild_id, interaction.user.id, **{key: parsed}
