@@ -26,6 +26,14 @@ token ids are drawn from a Zipf-Mandelbrot law (exponent 1, offset 30, so the co
 is in about one passage in five), the vocabulary grows with the corpus (Heaps-like: 50k words
 at 10k passages, ~100k at 100k, ~200k at 1M), and passage lengths are a clipped normal
 (mean 55, sd 12, 30..80 tokens). Everything is seeded, so runs are reproducible.
+
+The full answer path (``--ask-sizes``, default 100k): the same Zipf words written out as
+documents of 50 paragraphs (one passage each, sentences of 6 to 20 words, some capitalised
+words and numbers), indexed with ``SearchIndex.build`` (the real analyzer), and questions
+answered with ``Answerer.answer`` (search, candidate windows, the span and refusal models,
+grouping, quotes), each question once, in order, GC on as in the bot: what a user waits for.
+Half the questions take 3 to 5 words of a random passage (answerable), half are ``content``
+queries; each gets a question word ("What", "How many", "When", "Who").
 """
 
 from __future__ import annotations
@@ -48,8 +56,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bot.core.answers import Answerer
 from bot.core.bm25 import BM25Index, BM25Settings, Segment
-from bot.core.index import read_arrays, write_arrays
+from bot.core.index import IndexSettings, load_or_build, read_arrays, write_arrays
+from bot.core.models import Document
 
 Query = list[str]
 Corpus = list[list[str]]
@@ -182,6 +192,125 @@ def make_queries(n_docs: int, words: Sequence[str], n: int, skip: int, seed: int
             picked.setdefault(words[rank])
         queries.append(list(picked))
     return queries
+
+
+# --------------------------------------------------------------------------- answers
+
+ASK_PARAGRAPHS = 50  # paragraphs (passages) per synthetic document
+QUESTION_WORDS = ("What is", "How many", "When did", "Who said")
+
+
+def make_documents(n_passages: int, words: Sequence[str], seed: int) -> list[Document]:
+    """``n_passages`` paragraphs of the speed corpus's words as text, ``ASK_PARAGRAPHS`` to a
+    document: sentences of 6 to 20 words, one word in 20 capitalised, one in 40 a number."""
+    rng = np.random.default_rng(seed)
+    docs = make_corpus(n_passages, words, seed)
+    out = []
+    for d in range(0, n_passages, ASK_PARAGRAPHS):
+        paras = []
+        for tokens in docs[d : d + ASK_PARAGRAPHS]:
+            tokens = list(tokens)
+            for i in np.flatnonzero(rng.random(len(tokens)) < 0.05).tolist():
+                tokens[i] = tokens[i].capitalize()
+            for i in np.flatnonzero(rng.random(len(tokens)) < 0.025).tolist():
+                tokens[i] = str(int(rng.integers(2, 3000)))
+            cuts = np.cumsum(rng.integers(6, 21, len(tokens)))
+            sents, lo = [], 0
+            for hi in cuts.tolist():
+                if lo >= len(tokens):
+                    break
+                sent = tokens[lo:hi]
+                sents.append(" ".join([sent[0].capitalize(), *sent[1:]]) + ".")
+                lo = hi
+            paras.append(" ".join(sents))
+        out.append(Document(id=f"doc-{d // ASK_PARAGRAPHS}", text="\n\n".join(paras)))
+    return out
+
+
+def make_questions(
+    documents: Sequence[Document], n_docs: int, words: Sequence[str], n: int, seed: int
+) -> list[str]:
+    """Half from a random passage's words (3 to 5 of them), half ``content`` queries; each
+    opened by a question word."""
+    rng = np.random.default_rng(seed)
+    content = make_queries(n_docs, words, n, CONTENT_SKIP, seed)
+    out = []
+    for i in range(n):
+        if i % 2:
+            q = content[i]
+        else:
+            doc = documents[int(rng.integers(len(documents)))]
+            paras = doc.text.split("\n\n")
+            para = paras[int(rng.integers(len(paras)))].replace(".", "").split()
+            size = min(len(para), int(rng.integers(3, 6)))
+            picks = rng.choice(len(para), size=size, replace=False)
+            q = [para[j] for j in sorted(picks.tolist())]
+        out.append(f"{QUESTION_WORDS[i % len(QUESTION_WORDS)]} {' '.join(q)}?")
+    return out
+
+
+def bench_ask(n_docs: int, words: Sequence[str], args: argparse.Namespace) -> dict:
+    """Per-question time of ``Answerer.answer`` over ``n_docs`` synthetic passages."""
+    documents = make_documents(n_docs, words, args.seed + n_docs)
+    cache = Path(args.ask_cache) if args.ask_cache else Path(tempfile.mkdtemp(prefix="ask-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    log(f"{n_docs:,} passages: indexing {len(documents):,} documents for the answer path ...")
+    t0 = time.perf_counter()
+    index, cached = load_or_build(documents, IndexSettings(), cache)
+    built = time.perf_counter() - t0
+    log(f"  {'loaded' if cached else 'built'} in {built:.1f} s ({len(index):,} passages)")
+    answerer = Answerer(index)
+    questions = make_questions(documents, n_docs, words, args.questions, args.seed + 3)
+    for q in make_questions(documents, n_docs, words, 20, args.seed + 4):
+        answerer.answer(q)  # warm-up: other questions
+    total, search, gen2 = [], [], []
+    gc.collect()
+    answered = 0
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            gen2.append(1)
+
+    gc.callbacks.append(on_gc)
+    try:
+        for q in questions:
+            t0 = time.perf_counter()
+            ans = answerer.answer(q)
+            total.append((time.perf_counter() - t0) * 1e3)
+            search.append(ans.timings.search_ms)
+            answered += ans.answered
+    finally:
+        gc.callbacks.remove(on_gc)
+    if not args.ask_cache:
+        shutil_rmtree(cache)
+    return {
+        "passages": len(index),
+        "questions": len(questions),
+        "answered": answered,
+        "p50": float(np.percentile(total, 50)),
+        "p99": float(np.percentile(total, 99)),
+        "max": float(max(total)),
+        "search_p50": float(np.percentile(search, 50)),
+        "search_p99": float(np.percentile(search, 99)),
+        "gen2": len(gen2),
+        "index_s": built,
+        "from_cache": cached,
+    }
+
+
+def ask_table(rows: Sequence[dict]) -> str:
+    lines = [
+        "| passages | questions (answered) | ask p50 ms | ask p99 ms | max ms "
+        "| search p50 / p99 ms | full GCs while answering |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['passages']:,} | {r['questions']:,} ({r['answered']:,}) | {r['p50']:.2f} "
+            f"| {r['p99']:.2f} | {r['max']:.2f} | {r['search_p50']:.3f} / {r['search_p99']:.3f} "
+            f"| {r['gen2']} |"
+        )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- engines
@@ -477,6 +606,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=50, help="untimed queries before timing")
     p.add_argument("--rounds", type=int, default=3, help="passes over the queries (best kept)")
     p.add_argument("--seed", type=int, default=20240601)
+    p.add_argument("--ask-sizes", default="100000", help="answer-path sizes ('' for none)")
+    p.add_argument("--questions", type=int, default=1000, help="questions on the answer path")
+    p.add_argument("--ask-cache", help="keep the answer path's index cache in this folder")
+    p.add_argument("--no-engines", action="store_true", help="only the answer path")
     p.add_argument("--build", choices=ENGINES, help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
     p.add_argument("--folder", help=argparse.SUPPRESS)
@@ -484,6 +617,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     args.size_list = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     args.engines = [e.strip() for e in args.engines.split(",")]
+    args.ask_list = [int(s.replace("_", "")) for s in args.ask_sizes.split(",") if s.strip()]
+    if args.no_engines:
+        args.size_list = []
     return args
 
 
@@ -493,16 +629,30 @@ def main(argv: Sequence[str] | None = None) -> None:
         build_process(args)
         return
     t0 = time.perf_counter()
-    words = make_words(vocab_size(max(args.size_list)), seed=args.seed)
-    speed, builds = [], []
+    words = make_words(vocab_size(max([*args.size_list, *args.ask_list])), seed=args.seed)
+    speed, builds, asks = [], [], []
     for n_docs in args.size_list:
         s, b = bench_size(n_docs, words, args)
         speed += s
         builds += b
         gc.collect()
+    for n_docs in args.ask_list:
+        asks.append(bench_ask(n_docs, words, args))
+        log(f"  {asks[-1]}")
+        gc.collect()
     engines = [e for e in ENGINES if e in args.engines]
     print(machine())
     print()
+    if asks:
+        print(ask_table(asks))
+        print()
+        print(
+            "Answer path: Answerer.answer per question (search, candidate windows, models,"
+            " quotes), each question once, GC on; the index loaded from its cache file."
+        )
+        print()
+    if not speed:
+        return
     print(tables(speed, builds, engines))
     print()
     print(

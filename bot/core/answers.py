@@ -18,9 +18,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import re
 import time
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -32,7 +30,8 @@ from bot.core.index import SearchIndex
 from bot.core.models import Answer, Cited, Document, Quote, Timings
 from bot.core.question import AnswerType, Word, answer_type, clean, content_words
 from bot.core.ranking import SPAN_FEATURES, Weights, load_weights, sigmoid
-from bot.core.segment import Unit, paragraphs, sentences
+from bot.core.segment import Unit, paragraphs
+from bot.core.spans import Sentence
 
 
 class AnswerSettings(BaseModel):
@@ -71,39 +70,8 @@ def check_question(question: str, settings: AnswerSettings) -> str:
     return q
 
 
-PASSAGE_CACHE = 50_000  # analysed passages kept per answerer
 SHORT_QUOTE = 250  # two sentences this short make one quote whatever the second holds
 SENTENCE_TERMS = 12.0  # a typical sentence's content terms: the length BM25 normalises to
-SENTENCE_ENDS = (".", "!", "?", "…", ":")
-_CLOSERS = "\"'”’)]"
-_TRUNCATED = re.compile(r"\w(\.\.\.|…)[\"'”’)\]]*$")  # "…driving im..." : cut off mid-word
-# A quantity: digits that are not a year, or a number word.
-_NUMBER = re.compile(
-    r"\d+(?:[.,]\d+)*%?(?<!\b1\d{3})(?<!\b20\d{2})(?!\d)|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|"
-    r"dozens?|half|once|twice)\b",
-    re.I,
-)
-_DATE = re.compile(
-    r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|"
-    r"October|November|December|century|centuries|decade)\b",
-    re.I,
-)
-_CAPITALISED = re.compile(r"(?<=[\s(“\"'‘])[A-Z][\w'’-]*")
-
-
-@dataclass(frozen=True, slots=True)
-class _Sentence:
-    start: int
-    end: int
-    paragraph: int
-    terms: tuple[str, ...]  # index terms in order
-    tf: Counter[str]
-    number: bool
-    date: bool
-    names: frozenset[str]  # capitalised words past the sentence's first, case-folded
-    is_sentence: bool  # ends like a sentence (not a headline, caption or link)
-    truncated: bool  # ends cut off mid-word: page furniture, never a quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +80,7 @@ class _Passage:
     paragraph (a quote may reach into it)."""
 
     terms: frozenset[str]
-    sentences: tuple[_Sentence, ...]
+    sentences: tuple[Sentence, ...]
     inside: int  # how many of ``sentences`` lie in the passage
     vectors: np.ndarray  # each sentence's summed token vectors (bot.core.semantic)
 
@@ -157,7 +125,6 @@ class Answerer:
         self.settings = settings or AnswerSettings()
         self.weights = weights or load_weights()
         self._paragraphs: dict[str, list[Unit]] = {}
-        self._analysed: dict[int, _Passage] = {}
         # Passages are numbered document by document: document d holds passages
         # doc_start[d] .. doc_start[d + 1] - 1.
         self._doc_start = np.searchsorted(index.p_doc, np.arange(len(index.documents) + 1))
@@ -374,49 +341,14 @@ class Answerer:
         return paras
 
     def _passage(self, pid: int) -> _Passage:
-        """A passage's sentences and their terms, analysed once and kept (bounded)."""
-        cached = self._analysed.get(pid)
-        if cached is not None:
-            return cached
+        """A passage's sentences and their terms, as analysed when the index was built."""
+        sents, inside = self.index.sentences(pid)
         doc = self.index.document_of(pid)
-        p_start, p_end = int(self.index.p_start[pid]), int(self.index.p_end[pid])
-        sents: list[_Sentence] = []
-        inside = 0
-        for para in self.paragraphs_of(doc):
-            if para.end <= p_start:
-                continue
-            if para.start >= p_end:  # the next paragraph: only its first sentence
-                s, e = sentences(doc.text, para.start, para.end)[0]
-                sents.append(self._sentence(doc.text, s, e, para.paragraph))
-                break
-            for s, e in sentences(doc.text, max(para.start, p_start), min(para.end, p_end)):
-                sents.append(self._sentence(doc.text, s, e, para.paragraph))
-                inside += 1
-        passage = _Passage(
+        return _Passage(
             frozenset(t for s in sents[:inside] for t in s.terms),
             tuple(sents),
             inside,
             semantic.token_sums([doc.text[s.start : s.end] for s in sents]),
-        )
-        if len(self._analysed) >= PASSAGE_CACHE:
-            self._analysed.clear()
-        self._analysed[pid] = passage
-        return passage
-
-    def _sentence(self, text: str, start: int, end: int, paragraph: int) -> _Sentence:
-        terms = tuple(self.index.analyzer.terms(text, start, end))
-        body = text[start:end]
-        return _Sentence(
-            start=start,
-            end=end,
-            paragraph=paragraph,
-            terms=terms,
-            tf=Counter(terms),
-            number=bool(_NUMBER.search(body)),
-            date=bool(_DATE.search(body)),
-            names=frozenset(m.group().casefold() for m in _CAPITALISED.finditer(body)),
-            is_sentence=body.rstrip(_CLOSERS).endswith(SENTENCE_ENDS),
-            truncated=bool(_TRUNCATED.search(body)),
         )
 
     # -- choosing and grouping quotes --------------------------------------------------
@@ -489,8 +421,8 @@ def _coverage(words: Sequence[Word], terms: frozenset[str]) -> float:
 
 
 def _extends(
-    first: _Sentence,
-    second: _Sentence,
+    first: Sentence,
+    second: Sentence,
     words: Sequence[Word],
     kind: AnswerType | None,
     asked: set[str],
@@ -515,7 +447,7 @@ def _extends(
     )
 
 
-def _holds(window: Sequence[_Sentence], kind: AnswerType | None, asked: set[str]) -> bool:
+def _holds(window: Sequence[Sentence], kind: AnswerType | None, asked: set[str]) -> bool:
     """Whether the window holds the kind of thing the question asks for."""
     if kind == "number":
         return any(s.number for s in window)
@@ -526,7 +458,7 @@ def _holds(window: Sequence[_Sentence], kind: AnswerType | None, asked: set[str]
     return False
 
 
-def _proximity(window: Sequence[_Sentence], matched: Sequence[Word]) -> float:
+def _proximity(window: Sequence[Sentence], matched: Sequence[Word]) -> float:
     """Question words held per term of the shortest stretch holding one of each (1 when they
     stand together, towards 0 when spread out); 0 for a single word."""
     if len(matched) < 2:
@@ -552,7 +484,7 @@ def _pairs(words: Sequence[Word]) -> list[frozenset[tuple[str, str]]]:
     ]
 
 
-def _phrases(window: Sequence[_Sentence], pairs: Sequence[frozenset[tuple[str, str]]]) -> float:
+def _phrases(window: Sequence[Sentence], pairs: Sequence[frozenset[tuple[str, str]]]) -> float:
     """Share of the question's word pairs that stand side by side in the window."""
     if not pairs:
         return 0.0

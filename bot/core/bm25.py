@@ -33,6 +33,8 @@ from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from rapidfuzz.distance import Levenshtein
+from rapidfuzz.process import extractOne
 
 from bot.core import kernels
 
@@ -80,29 +82,21 @@ class Segment:
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]], settings: BM25Settings) -> Segment:
-        """Postings of tokenised passages. Tokens become ids chunk by chunk through one dict
-        (``operator.itemgetter``: no Python call per token); postings come from a compiled
-        counting sort, so memory peaks at a few bytes per token."""
-        # A missing term gets the next id (C-level factory), so one lookup per token does it.
-        vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
-        ids: list[np.ndarray] = []
-        lengths: list[np.ndarray] = []
-        docs = iter(documents)
-        while chunk := list(itertools.islice(docs, BUILD_CHUNK)):
-            flat = list(itertools.chain.from_iterable(chunk))
-            found = operator.itemgetter(*flat)(vocab) if len(flat) > 1 else [vocab[t] for t in flat]
-            ids.append(np.frombuffer(array("i", found), np.int32))
-            lengths.append(np.fromiter(map(len, chunk), np.int32, len(chunk)))
-            del chunk, flat, found
-        term_ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
-        del ids
-        doc_len = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
+        """Postings of tokenised passages (see :func:`tokenise`)."""
+        return cls.from_tokens(*tokenise(documents), settings)
+
+    @classmethod
+    def from_tokens(
+        cls, terms: list[str], term_ids: np.ndarray, doc_len: np.ndarray, settings: BM25Settings
+    ) -> Segment:
+        """Postings from the term id of every token, passage after passage (``doc_len``
+        tokens each), by a compiled counting sort: memory peaks at a few bytes per token."""
         total = int(doc_len.sum(dtype=np.int64))
         avgdl = total / len(doc_len) if total else 1.0
         indptr, doc_ids, tfs, block_max = kernels.postings(
-            term_ids, doc_len, len(vocab), settings.k1, settings.b, avgdl
+            term_ids, doc_len, len(terms), settings.k1, settings.b, avgdl
         )
-        return cls(list(vocab), indptr, doc_ids, tfs, doc_len, block_max)
+        return cls(terms, indptr, doc_ids, tfs, doc_len, block_max)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The segment as flat arrays, for saving; :meth:`from_arrays` reads them back."""
@@ -132,9 +126,51 @@ class Segment:
     def sorted_terms(self) -> list[str]:
         return sorted(self.terms)
 
+    @cached_property
+    def by_length(self) -> dict[int, tuple[list[str], np.ndarray]]:
+        """The terms of each length, in order, with their ids."""
+        lengths = np.fromiter(map(len, self.terms), np.int64, len(self.terms))
+        out = {}
+        for n in np.unique(lengths).tolist():
+            ids = np.flatnonzero(lengths == n)
+            out[n] = ([self.terms[i] for i in ids.tolist()], ids)
+        return out
+
+    def one_edit_away(self, term: str) -> str | None:
+        """The first term (in id order) one edit from ``term`` (which is not a term): only
+        terms one character shorter, as long or longer can be."""
+        found: tuple[int, str] | None = None
+        for n in (len(term) - 1, len(term), len(term) + 1):
+            terms, ids = self.by_length.get(n, ((), ()))
+            best = extractOne(term, terms, scorer=Levenshtein.distance, score_cutoff=1)
+            if best is not None and (found is None or ids[best[2]] < found[0]):
+                found = (int(ids[best[2]]), best[0])
+        return None if found is None else found[1]
+
     def df(self, term: str) -> int:
         t = self.vocab.get(term)
         return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
+
+
+def tokenise(documents: Iterable[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(terms, term id of every token, tokens per passage) of tokenised passages. Tokens
+    become ids chunk by chunk through one dict (``operator.itemgetter``: no Python call per
+    token)."""
+    # A missing term gets the next id (C-level factory), so one lookup per token does it.
+    vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    ids: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    docs = iter(documents)
+    while chunk := list(itertools.islice(docs, BUILD_CHUNK)):
+        flat = list(itertools.chain.from_iterable(chunk))
+        found = operator.itemgetter(*flat)(vocab) if len(flat) > 1 else [vocab[t] for t in flat]
+        ids.append(np.frombuffer(array("i", found), np.int32))
+        lengths.append(np.fromiter(map(len, chunk), np.int32, len(chunk)))
+        del chunk, flat, found
+    term_ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
+    del ids
+    doc_len = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
+    return list(vocab), term_ids, doc_len
 
 
 def compile_kernels() -> None:
@@ -244,6 +280,15 @@ class BM25Index:
         """idf of a term; a term absent from the index weighs as much as the rarest term can
         (one found in a single document)."""
         return self.idf(max(self.df(term), 1))
+
+    def one_edit_away(self, term: str) -> str | None:
+        """The first term one edit from ``term`` (not a term itself) in :attr:`terms`
+        order: the first segment's terms, then each later one's new terms."""
+        for s in self.segments:
+            found = s.one_edit_away(term)
+            if found is not None:
+                return found
+        return None
 
     def prefix_relatives(self, term: str, min_len: int, limit: int = 8) -> tuple[str, ...]:
         """Index terms of at least ``min_len`` characters that extend ``term`` or that

@@ -27,13 +27,14 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core.analysis import AnalysisSettings, Analyzer
 from bot.core.atomic import write_atomic
-from bot.core.bm25 import BM25Index, BM25Settings, Segment
+from bot.core.bm25 import BM25Index, BM25Settings, Segment, tokenise
 from bot.core.models import Document, Passage
-from bot.core.segment import SegmentSettings, passages
+from bot.core.segment import SegmentSettings, paragraphs, passages
+from bot.core.spans import Sentence, SpanBuilder, Spans
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 PASSAGE_ARRAYS = ("p_doc", "p_start", "p_end", "p_para")
 ALIGN = 64
 MAGIC = b"VBTMIDX2"  # 8 bytes at the start of every cache file
@@ -114,6 +115,7 @@ class SearchIndex:
         bm25: BM25Index,
         settings: IndexSettings,
         key: str,
+        spans: Spans | None = None,
     ) -> None:
         self.documents = documents if isinstance(documents, Chain) else tuple(documents)
         self.p_doc = passage_arrays["p_doc"]
@@ -124,6 +126,7 @@ class SearchIndex:
         self.settings = settings
         self.analyzer = Analyzer(settings.analysis)
         self.key = key
+        self.spans = spans  # None for a joined index: its segments have theirs
         self.segments: tuple[SearchIndex, ...] = (self,)
 
     @cached_property
@@ -142,24 +145,29 @@ class SearchIndex:
         settings: IndexSettings | None = None,
         progress: Progress | None = None,
     ) -> SearchIndex:
-        """One segment over ``documents``. Passages are tokenised as the postings are built,
-        a chunk at a time, so the token lists of the whole corpus never coexist."""
+        """One segment over ``documents``. Passages are analysed (sentence by sentence, see
+        :mod:`bot.core.spans`) as their term ids are collected, a chunk at a time, so the
+        token lists of the whole corpus never coexist."""
         settings = settings or IndexSettings()
         analyzer = Analyzer(settings.analysis)
         cols = {name: array("q") for name in PASSAGE_ARRAYS}
+        spans = SpanBuilder(analyzer)
 
         def token_lists() -> Iterator[list[str]]:
             for i, doc in enumerate(documents):
+                paras = paragraphs(doc.text)
                 for unit in passages(doc.text, settings.passages):
                     cols["p_doc"].append(i)
                     cols["p_start"].append(unit.start)
                     cols["p_end"].append(unit.end)
                     cols["p_para"].append(unit.paragraph)
-                    yield analyzer.terms(doc.text, unit.start, unit.end)
+                    yield spans.passage(doc.text, paras, unit.start, unit.end)
+                spans.end_document()
                 if progress:
                     progress(i + 1, len(documents))
 
-        postings = Segment.build(token_lists(), settings.bm25)
+        terms, term_ids, doc_len = tokenise(token_lists())
+        postings = Segment.from_tokens(terms, term_ids, doc_len, settings.bm25)
         arrays = {
             "p_doc": np.asarray(cols["p_doc"], dtype=np.int32),
             "p_start": np.asarray(cols["p_start"], dtype=np.int64),
@@ -167,7 +175,8 @@ class SearchIndex:
             "p_para": np.asarray(cols["p_para"], dtype=np.int32),
         }
         bm25 = BM25Index([postings], settings.bm25)
-        return cls(documents, arrays, bm25, settings, cache_key(documents, settings))
+        key = cache_key(documents, settings)
+        return cls(documents, arrays, bm25, settings, key, Spans(spans.arrays(term_ids), terms))
 
     @classmethod
     def join(cls, parts: Sequence[SearchIndex]) -> SearchIndex:
@@ -191,6 +200,21 @@ class SearchIndex:
         joined.segments = tuple(parts)
         return joined
 
+    def sentences(self, i: int) -> tuple[list[Sentence], int]:
+        """Passage ``i``'s sentences, read from the stored analysis: those inside it, then
+        the first of the paragraph after it; and how many lie inside."""
+        part = self
+        if len(self.segments) > 1:
+            n = bisect.bisect_right(self._part_starts, i) - 1
+            part, i = self.segments[n], i - self._part_starts[n]
+        assert part.spans is not None
+        doc = part.document_of(i)
+        return part.spans.passage(i, doc.text, part.analyzer)
+
+    @cached_property
+    def _part_starts(self) -> list[int]:
+        return np.cumsum([0, *(len(s) for s in self.segments)]).tolist()
+
     def passages_of(self, doc_id: str) -> int:
         """How many passages a document has."""
         for seg in self.segments:
@@ -203,7 +227,9 @@ class SearchIndex:
     def nbytes(self) -> int:
         """Memory held by the index arrays (the index never changes, so measured once)."""
         return sum(
-            sum(np.asarray(getattr(s, n)).nbytes for n in PASSAGE_ARRAYS) + s.bm25.nbytes
+            sum(np.asarray(getattr(s, n)).nbytes for n in PASSAGE_ARRAYS)
+            + s.bm25.nbytes
+            + (s.spans.nbytes if s.spans is not None else 0)
             for s in self.segments
         )
 
@@ -222,9 +248,11 @@ class SearchIndex:
         """Write a single-segment index to ``path`` atomically (temp file, fsync, rename),
         laid out so :meth:`load` can memory-map it."""
         (postings,) = self.bm25.segments
+        assert self.spans is not None
         arrays = {
             **{n: np.asarray(getattr(self, n)) for n in PASSAGE_ARRAYS},
             **postings.arrays(),
+            **{n: getattr(self.spans, n) for n in Spans.ARRAYS},
         }
         write_atomic(path, lambda fh: write_arrays(fh, arrays, self.key))
 
@@ -243,8 +271,9 @@ class SearchIndex:
             return None
         if arrays is None:
             return None
-        bm25 = BM25Index([Segment.from_arrays(arrays)], settings.bm25)
-        return cls(documents, arrays, bm25, settings, key)
+        segment = Segment.from_arrays(arrays)
+        bm25 = BM25Index([segment], settings.bm25)
+        return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment.terms))
 
 
 def write_arrays(fh, arrays: Mapping[str, np.ndarray], key: str) -> None:
@@ -275,7 +304,12 @@ def read_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
     if header.get("key") != key:
         return None
     start = -(-(16 + size) // ALIGN) * ALIGN
-    raw = np.memmap(path, dtype=np.uint8, mode="c") if total > start else np.zeros(0, np.uint8)
+    # a plain ndarray over the map (the memmap subclass makes every element read slower)
+    raw = (
+        np.memmap(path, dtype=np.uint8, mode="c").view(np.ndarray)
+        if total > start
+        else np.zeros(0, np.uint8)
+    )
     out = {}
     for name, (dtype, shape, offset) in header["arrays"].items():
         dt = np.dtype(dtype)

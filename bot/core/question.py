@@ -10,9 +10,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rapidfuzz.distance import Levenshtein
-from rapidfuzz.process import extractOne
-
 from bot.core.index import SearchIndex
 
 AnswerType = Literal["number", "date", "entity"]
@@ -92,5 +89,5 @@ def _near(index: SearchIndex, term: str) -> tuple[str, ...]:
     """The corpus term one edit away from a long unknown term, if there is one."""
     if len(term) < MIN_FUZZY or term.isdigit():
         return ()
-    best = extractOne(term, index.bm25.terms, scorer=Levenshtein.distance, score_cutoff=1)
-    return (best[0],) if best else ()
+    best = index.bm25.one_edit_away(term)
+    return (best,) if best else ()

@@ -1,0 +1,238 @@
+"""Each passage's sentences, analysed once, when the index is built.
+
+Answering looks inside the best passages for quotes of one or two sentences, and needs every
+sentence's span, paragraph, index terms in order, and a few facts read from its text (does it
+hold a number, a date, capitalised names; does it end like a sentence; is it cut off). They
+are worked out here, at index time, and kept as flat arrays in the index (memory-mapped from
+the cache, no Python object per sentence), so a question re-tokenises only itself.
+
+A passage's sentences are those of its paragraphs inside it, then the first sentence of the
+paragraph after it (a quote may reach into it). Inside sentences are stored in passage order
+and their terms, concatenated, are the passage's own (the terms BM25 indexes): the term ids
+are the index's forward index, shared with the postings' build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, _count_elements  # type: ignore[attr-defined]
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from bot.core.analysis import Analyzer
+from bot.core.segment import Unit, paragraphs, sentences
+
+SENTENCE_ENDS = (".", "!", "?", "…", ":")
+_CLOSERS = "\"'”’)]"
+_TRUNCATED = re.compile(r"\w(\.\.\.|…)[\"'”’)\]]*$")  # "…driving im..." : cut off mid-word
+# A quantity: digits that are not a year, or a number word.
+_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*%?(?<!\b1\d{3})(?<!\b20\d{2})(?!\d)|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|"
+    r"dozens?|half|once|twice)\b",
+    re.I,
+)
+_DATE = re.compile(
+    r"\b(1\d{3}|20\d{2})s?\b|\b(January|February|March|April|May|June|July|August|September|"
+    r"October|November|December|century|centuries|decade)\b",
+    re.I,
+)
+_CAPITALISED = re.compile(r"(?<=[\s(“\"'‘])[A-Z][\w'’-]*")
+
+# Bits of a sentence's flags.
+NUMBER, DATE, IS_SENTENCE, TRUNCATED = 1, 2, 4, 8
+
+_NONE: frozenset[str] = frozenset()
+NEXT_NONE = -1  # the passage's paragraph is its document's last
+NEXT_LIVE = -2  # the next sentence is no stored sentence: analysed when asked (never seen)
+
+
+class Sentence(NamedTuple):
+    """One analysed sentence (a named tuple: made for every candidate passage of every
+    question, so as cheap to make as can be)."""
+
+    start: int
+    end: int
+    paragraph: int
+    terms: tuple[str, ...]  # index terms in order
+    tf: Counter[str]
+    number: bool
+    date: bool
+    names: frozenset[str]  # capitalised words past the sentence's first, case-folded
+    is_sentence: bool  # ends like a sentence (not a headline, caption or link)
+    truncated: bool  # ends cut off mid-word: page furniture, never a quote
+
+
+def flags(body: str) -> int:
+    return (
+        NUMBER * bool(_NUMBER.search(body))
+        | DATE * bool(_DATE.search(body))
+        | IS_SENTENCE * body.rstrip(_CLOSERS).endswith(SENTENCE_ENDS)
+        | TRUNCATED * bool(_TRUNCATED.search(body))
+    )
+
+
+def name_spans(body: str) -> list[tuple[int, int]]:
+    """Capitalised words past the first, as spans into ``body``."""
+    return [m.span() for m in _CAPITALISED.finditer(body)]
+
+
+def sentence(
+    text: str, start: int, end: int, paragraph: int, terms: Sequence[str], bits: int, names
+) -> Sentence:
+    tf: Counter[str] = Counter()
+    _count_elements(tf, terms)
+    return Sentence(
+        start,
+        end,
+        paragraph,
+        tuple(terms),
+        tf,
+        bool(bits & NUMBER),
+        bool(bits & DATE),
+        frozenset([text[start + a : start + b].casefold() for a, b in names]) if names else _NONE,
+        bool(bits & IS_SENTENCE),
+        bool(bits & TRUNCATED),
+    )
+
+
+def analyse(text: str, start: int, end: int, paragraph: int, analyzer: Analyzer) -> Sentence:
+    """One sentence analysed from its text (what the index stores, made on the spot)."""
+    body = text[start:end]
+    terms = analyzer.terms(text, start, end)
+    return sentence(text, start, end, paragraph, terms, flags(body), name_spans(body))
+
+
+class SpanBuilder:
+    """Collects the sentences of an index's passages while it is built, document after
+    document, passage after passage."""
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+        self.s_start: list[int] = []
+        self.s_end: list[int] = []
+        self.s_para: list[int] = []
+        self.s_flags = bytearray()
+        self.s_tok: list[int] = [0]
+        self.s_name: list[int] = [0]
+        self.names: list[int] = []  # flat (start, end) pairs, relative to the sentence
+        self.p_sent: list[int] = [0]
+        self.p_next: list[int] = []
+        self._doc_first = 0  # first sentence of the current document
+        self._pending: list[tuple[int, tuple[int, int]]] = []  # (passage, span of its next)
+
+    def passage(self, text: str, paras: Sequence[Unit], start: int, end: int) -> list[str]:
+        """Analyse the passage ``text[start:end]`` (``paras``: its document's paragraphs);
+        returns its terms (its sentences' terms, in order)."""
+        terms: list[str] = []
+        self.p_next.append(NEXT_NONE)
+        for para in paras:
+            if para.end <= start:
+                continue
+            if para.start >= end:  # the next paragraph: only its first sentence
+                span = sentences(text, para.start, para.end)[0]
+                self._pending.append((len(self.p_next) - 1, span))
+                break
+            for s, e in sentences(text, max(para.start, start), min(para.end, end)):
+                body = text[s:e]
+                words = self.analyzer.terms(text, s, e)
+                terms += words
+                self.s_start.append(s)
+                self.s_end.append(e)
+                self.s_para.append(para.paragraph)
+                self.s_flags.append(flags(body))
+                self.s_tok.append(self.s_tok[-1] + len(words))
+                for a, b in name_spans(body):
+                    self.names += (a, b)
+                self.s_name.append(len(self.names) // 2)
+        self.p_sent.append(len(self.s_start))
+        return terms
+
+    def end_document(self) -> None:
+        """Point each passage of the document just done at its next sentence (the first of
+        a later passage of the same document)."""
+        first = self._doc_first
+        where = {
+            (s, e): first + i
+            for i, (s, e) in enumerate(zip(self.s_start[first:], self.s_end[first:], strict=True))
+        }
+        for p, span in self._pending:
+            self.p_next[p] = where.get(span, NEXT_LIVE)
+        self._pending.clear()
+        self._doc_first = len(self.s_start)
+
+    def arrays(self, tokens: np.ndarray) -> dict[str, np.ndarray]:
+        """The sentences as flat arrays; ``tokens``: the term id of every token, passage
+        after passage (the postings' input)."""
+        return {
+            "s_start": np.asarray(self.s_start, np.int64),
+            "s_end": np.asarray(self.s_end, np.int64),
+            "s_para": np.asarray(self.s_para, np.int32),
+            "s_flags": np.frombuffer(bytes(self.s_flags), np.uint8),
+            "s_tok": np.asarray(self.s_tok, np.int64),
+            "s_name": np.asarray(self.s_name, np.int64),
+            "names": np.asarray(self.names, np.int32).reshape(-1, 2),
+            "p_sent": np.asarray(self.p_sent, np.int64),
+            "p_next": np.asarray(self.p_next, np.int64),
+            "tokens": np.asarray(tokens, np.int32),
+        }
+
+
+class Spans:
+    """The stored sentences of one segment's passages."""
+
+    ARRAYS = (
+        "s_start",
+        "s_end",
+        "s_para",
+        "s_flags",
+        "s_tok",
+        "s_name",
+        "names",
+        "p_sent",
+        "p_next",
+        "tokens",
+    )
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], terms: Sequence[str]) -> None:
+        for name in self.ARRAYS:
+            setattr(self, name, arrays[name])
+        self.terms = terms  # term id -> term
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, n).nbytes for n in self.ARRAYS)
+
+    def passage(self, pid: int, text: str, analyzer: Analyzer) -> tuple[list[Sentence], int]:
+        """Passage ``pid``'s sentences (those inside it, then the next one) and how many of
+        them lie inside. ``text``: its document's; ``analyzer`` serves only a next sentence
+        that is not stored."""
+        lo, hi = int(self.p_sent[pid]), int(self.p_sent[pid + 1])
+        nxt = int(self.p_next[pid])
+        rows = [(lo, hi)] if nxt < 0 else [(lo, hi), (nxt, nxt + 1)]
+        out = []
+        terms = self.terms
+        for a, b in rows:  # each run of sentences read at once
+            tok = self.s_tok[a : b + 1].tolist()
+            ids = self.tokens[tok[0] : tok[-1]].tolist()
+            at = self.s_name[a : b + 1].tolist()
+            names = self.names[at[0] : at[-1]].tolist()
+            for n, (start, end, para, bits) in enumerate(
+                zip(
+                    self.s_start[a:b].tolist(),
+                    self.s_end[a:b].tolist(),
+                    self.s_para[a:b].tolist(),
+                    self.s_flags[a:b].tolist(),
+                    strict=True,
+                )
+            ):
+                words = [terms[t] for t in ids[tok[n] - tok[0] : tok[n + 1] - tok[0]]]
+                spans = names[at[n] - at[0] : at[n + 1] - at[0]]
+                out.append(sentence(text, start, end, para, words, bits, spans))
+        if nxt == NEXT_LIVE:  # paragraphs are numbered from 1: this is the one after
+            para = paragraphs(text)[int(self.s_para[hi - 1])]
+            s, e = sentences(text, para.start, para.end)[0]
+            out.append(analyse(text, s, e, para.paragraph, analyzer))
+        return out, hi - lo

@@ -1,0 +1,90 @@
+"""Sentences analysed at index time are exactly what analysing the text when asked gives."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.analysis import Analyzer
+from bot.core.corpus import default_corpus_dir, load_folder
+from bot.core.index import IndexSettings, SearchIndex, load_or_build
+from bot.core.models import Document
+from bot.core.segment import paragraphs, sentences
+from bot.core.spans import Sentence, SpanBuilder, Spans, analyse
+
+SQUAD = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "squad-a" / "corpus"
+
+
+def analysed_now(index: SearchIndex, pid: int) -> tuple[list[Sentence], int]:
+    """Passage ``pid``'s sentences worked out from the text: those of its paragraphs inside
+    it, then the first of the paragraph after it."""
+    doc = index.document_of(pid)
+    start, end = int(index.p_start[pid]), int(index.p_end[pid])
+    out, inside = [], 0
+    for para in paragraphs(doc.text):
+        if para.end <= start:
+            continue
+        if para.start >= end:
+            s, e = sentences(doc.text, para.start, para.end)[0]
+            out.append(analyse(doc.text, s, e, para.paragraph, index.analyzer))
+            break
+        for s, e in sentences(doc.text, max(para.start, start), min(para.end, end)):
+            out.append(analyse(doc.text, s, e, para.paragraph, index.analyzer))
+            inside += 1
+    return out, inside
+
+
+def check(index: SearchIndex) -> None:
+    for pid in range(len(index)):
+        stored, inside = index.sentences(pid)
+        assert (stored, inside) == analysed_now(index, pid)
+        # the passage's terms (what BM25 indexed) are its inside sentences' terms
+        doc = index.document_of(pid)
+        terms = index.analyzer.terms(doc.text, int(index.p_start[pid]), int(index.p_end[pid]))
+        assert [t for s in stored[:inside] for t in s.terms] == terms
+
+
+@pytest.mark.parametrize("folder", [default_corpus_dir(), SQUAD], ids=["default", "squad-a"])
+def test_stored_sentences_equal_the_texts_analysis(folder, tmp_path):
+    documents = load_folder(folder).documents
+    built = SearchIndex.build(documents)
+    check(built)
+    loaded, cached = load_or_build(documents, IndexSettings(), tmp_path)
+    loaded, cached = load_or_build(documents, IndexSettings(), tmp_path)
+    assert cached and loaded.spans is not None
+    check(loaded)
+    # a joined index reads each passage's sentences from its own segment
+    half = len(documents) // 2
+    joined = SearchIndex.join(
+        [SearchIndex.build(documents[:half]), SearchIndex.build(documents[half:])]
+    )
+    for pid in range(len(joined)):
+        assert joined.sentences(pid) == built.sentences(pid)
+
+
+_WORD = st.sampled_from(["Mr.", "Smith", "said", "1,400", "children", "in", "2014", "e.g.", "…"])
+_SENTENCE = st.lists(_WORD, min_size=1, max_size=12).map(lambda ws: " ".join(ws) + ".")
+_PARAGRAPH = st.lists(_SENTENCE, min_size=1, max_size=30).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_PARAGRAPH, min_size=1, max_size=8).map("\n\n".join))
+def test_any_text_is_stored_as_analysed(text):
+    check(SearchIndex.build([Document(id="d", text=text)]))
+
+
+def test_a_next_sentence_not_stored_is_analysed_when_asked():
+    text = "First one here. And more of it.\n\nThe next paragraph starts. It goes on."
+    analyzer = Analyzer()
+    paras = paragraphs(text)
+    builder = SpanBuilder(analyzer)
+    terms = builder.passage(text, paras, paras[0].start, paras[0].end)
+    builder.end_document()  # the next paragraph's sentences were never stored
+    spans = Spans(builder.arrays(np.arange(len(terms))), terms)
+    stored, inside = spans.passage(0, text, analyzer)
+    assert inside == 2
+    expected = [analyse(text, s, e, 1, analyzer) for s, e in sentences(text, 0, paras[0].end)]
+    s, e = sentences(text, paras[1].start, paras[1].end)[0]
+    assert stored == [*expected, analyse(text, s, e, 2, analyzer)]
