@@ -281,6 +281,17 @@ def bench_ask(n_docs: int, words: Sequence[str], args: argparse.Namespace) -> di
             answered += ans.answered
     finally:
         gc.callbacks.remove(on_gc)
+    # then the best of more passes (nothing is cached between them: each pass reads the
+    # passages' stored sentences again), so that a question preempted by another process on
+    # this shared machine is not charged for it
+    best = np.asarray(total)
+    for _ in range(args.rounds - 1):
+        again = []
+        for q in questions:
+            t0 = time.perf_counter()
+            answerer.answer(q)
+            again.append((time.perf_counter() - t0) * 1e3)
+        best = np.minimum(best, again)
     if not args.ask_cache:
         shutil_rmtree(cache)
     return {
@@ -290,6 +301,8 @@ def bench_ask(n_docs: int, words: Sequence[str], args: argparse.Namespace) -> di
         "p50": float(np.percentile(total, 50)),
         "p99": float(np.percentile(total, 99)),
         "max": float(max(total)),
+        "best_p50": float(np.percentile(best, 50)),
+        "best_p99": float(np.percentile(best, 99)),
         "search_p50": float(np.percentile(search, 50)),
         "search_p99": float(np.percentile(search, 99)),
         "gen2": len(gen2),
@@ -298,17 +311,18 @@ def bench_ask(n_docs: int, words: Sequence[str], args: argparse.Namespace) -> di
     }
 
 
-def ask_table(rows: Sequence[dict]) -> str:
+def ask_table(rows: Sequence[dict], rounds: int) -> str:
     lines = [
-        "| passages | questions (answered) | ask p50 ms | ask p99 ms | max ms "
-        "| search p50 / p99 ms | full GCs while answering |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| passages | questions (answered) | first pass p50 / p99 / max ms "
+        f"| best of {rounds} p50 / p99 ms | search p50 / p99 ms | full GCs in first pass |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['passages']:,} | {r['questions']:,} ({r['answered']:,}) | {r['p50']:.2f} "
-            f"| {r['p99']:.2f} | {r['max']:.2f} | {r['search_p50']:.3f} / {r['search_p99']:.3f} "
-            f"| {r['gen2']} |"
+            f"| {r['passages']:,} | {r['questions']:,} ({r['answered']:,}) "
+            f"| {r['p50']:.2f} / {r['p99']:.2f} / {r['max']:.2f} "
+            f"| {r['best_p50']:.2f} / {r['best_p99']:.2f} "
+            f"| {r['search_p50']:.3f} / {r['search_p99']:.3f} | {r['gen2']} |"
         )
     return "\n".join(lines)
 
@@ -644,11 +658,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(machine())
     print()
     if asks:
-        print(ask_table(asks))
+        print(ask_table(asks, args.rounds))
         print()
         print(
             "Answer path: Answerer.answer per question (search, candidate windows, models,"
-            " quotes), each question once, GC on; the index loaded from its cache file."
+            f" quotes), GC on, the index loaded from its cache file; first pass: each question"
+            f" once, as a user waits for it; best of {args.rounds}: each question's fastest of"
+            " that many passes (nothing is cached between passes)."
         )
         print()
     if not speed:

@@ -259,20 +259,19 @@ class Answerer:
     ) -> dict[int, float]:
         """For each of ``docs``, the idf-weighted share of the question's words it holds
         (a binary search of each word's postings for the document's passage range)."""
-        out = {}
-        postings = {t: self.index.bm25.postings(t) for w in words for t in w.terms}
-        for d in docs:
-            lo, hi = self._doc_start[d], self._doc_start[d + 1]
-            held = 0.0
-            for w in words:
-                for t in w.terms:
-                    p = postings[t]
+        docs = list(docs)
+        lo = self._doc_start[docs]
+        hi = self._doc_start[np.asarray(docs, np.int64) + 1]
+        held = np.zeros(len(docs))
+        for w in words:
+            has = np.zeros(len(docs), np.bool_)
+            for t in w.terms:
+                p = self.index.bm25.postings(t)
+                if len(p):
                     i = np.searchsorted(p, lo)
-                    if i < len(p) and p[i] < hi:
-                        held += w.weight
-                        break
-            out[d] = held / total
-        return out
+                    has |= (i < len(p)) & (p[np.minimum(i, len(p) - 1)] < hi)
+            held += np.where(has, w.weight, 0.0)
+        return dict(zip(docs, (held / total).tolist(), strict=True))
 
     def refusal_features(
         self, cands: Candidates, scores: np.ndarray, order: Sequence[int]
