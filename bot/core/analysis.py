@@ -12,7 +12,7 @@ import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 
 import simplemma
 import Stemmer
@@ -174,3 +174,10 @@ class Analyzer:
                 seen.add(tok.term)
                 out.append((text[tok.start : tok.end], tok.term))
         return out
+
+
+@cache
+def analyzer_for(settings: AnalysisSettings) -> Analyzer:
+    """One shared analyzer per settings (thread-safe; its cache of normalised words serves
+    every index made with them)."""
+    return Analyzer(settings)

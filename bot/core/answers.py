@@ -125,9 +125,6 @@ class Answerer:
         self.settings = settings or AnswerSettings()
         self.weights = weights or load_weights()
         self._paragraphs: dict[str, list[Unit]] = {}
-        # Passages are numbered document by document: document d holds passages
-        # doc_start[d] .. doc_start[d + 1] - 1.
-        self._doc_start = np.searchsorted(index.p_doc, np.arange(len(index.documents) + 1))
 
     @property
     def threshold(self) -> float:
@@ -260,8 +257,7 @@ class Answerer:
         """For each of ``docs``, the idf-weighted share of the question's words it holds
         (a binary search of each word's postings for the document's passage range)."""
         docs = list(docs)
-        lo = self._doc_start[docs]
-        hi = self._doc_start[np.asarray(docs, np.int64) + 1]
+        lo, hi = self.index.passage_ranges(docs)
         held = np.zeros(len(docs))
         for w in words:
             has = np.zeros(len(docs), np.bool_)

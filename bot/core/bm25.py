@@ -55,7 +55,13 @@ class Segment:
 
     ``block_max[j]`` bounds the term-frequency part of BM25 over postings ``j * BLOCK`` to
     ``(j + 1) * BLOCK - 1``, at this segment's own average length (used for pruning; see
-    :meth:`BM25Index.top`)."""
+    :meth:`BM25Index.top`).
+
+    A small segment (a server's own documents) may number its terms after a *base* segment
+    (the operator's) instead of keeping a vocabulary of its own: ``keys`` holds, for each of
+    its terms in id order, the term's id in the base, or ``len(base.terms) + n`` for the n-th
+    of its ``terms`` the base lacks. Its vocabulary then costs 4 bytes a term, and no Python
+    object a term."""
 
     ARRAYS = ("terms", "indptr", "doc_ids", "tfs", "doc_len", "block_max")
 
@@ -67,10 +73,23 @@ class Segment:
         tfs: np.ndarray,
         doc_len: np.ndarray,
         block_max: np.ndarray,
+        keys: np.ndarray | None = None,
+        base: Segment | None = None,
     ) -> None:
         # Interned: a term's string is shared by every segment that has it.
-        self.terms = list(map(sys.intern, terms))
-        self.vocab = {t: i for i, t in enumerate(self.terms)}
+        terms = list(map(sys.intern, terms))
+        self.base = base
+        self.keys = keys
+        self.vocab: Mapping[str, int]
+        if base is None:
+            self.terms = terms
+            self.vocab = {t: i for i, t in enumerate(terms)}
+        else:
+            if base.base is not None or keys is None:
+                raise ValueError("a segment's base must have a vocabulary of its own")
+            self.new_terms = terms
+            new = {t: len(base.terms) + n for n, t in enumerate(terms)}
+            self.vocab = BasedVocabulary(self, new)
         self.indptr = indptr
         self.doc_ids = doc_ids
         self.tfs = tfs
@@ -81,9 +100,17 @@ class Segment:
         self.avgdl = self.total_len / self.n_docs if self.total_len else 1.0
 
     @classmethod
-    def build(cls, documents: Iterable[Sequence[str]], settings: BM25Settings) -> Segment:
-        """Postings of tokenised passages (see :func:`tokenise`)."""
-        return cls.from_tokens(*tokenise(documents), settings)
+    def build(
+        cls,
+        documents: Iterable[Sequence[str]],
+        settings: BM25Settings,
+        base: Segment | None = None,
+    ) -> Segment:
+        """Postings of tokenised passages (see :func:`tokenise`), numbering the terms after
+        ``base``'s if given."""
+        if base is None:
+            return cls.from_tokens(*tokenise(documents), settings)
+        return cls.from_tokens_on(base, *tokenise(documents, base), settings)[0]
 
     @classmethod
     def from_tokens(
@@ -98,9 +125,46 @@ class Segment:
         )
         return cls(terms, indptr, doc_ids, tfs, doc_len, block_max)
 
+    @classmethod
+    def from_tokens_on(
+        cls,
+        base: Segment,
+        new_terms: list[str],
+        term_ids: np.ndarray,
+        doc_len: np.ndarray,
+        settings: BM25Settings,
+    ) -> tuple[Segment, np.ndarray]:
+        """Like :meth:`from_tokens`, ``term_ids`` numbered after ``base`` (see
+        :func:`tokenise`); returns the segment and every token's id in it."""
+        keys = np.unique(term_ids).astype(np.int32)
+        local = np.searchsorted(keys, term_ids).astype(np.int32)
+        total = int(doc_len.sum(dtype=np.int64))
+        avgdl = total / len(doc_len) if total else 1.0
+        indptr, doc_ids, tfs, block_max = kernels.postings(
+            local, doc_len, len(keys), settings.k1, settings.b, avgdl
+        )
+        # Such segments are small (a server's documents): the narrowest types that hold
+        # their numbers (the kernels are compiled for these too).
+        indptr, doc_ids, tfs, local = (
+            _narrow(indptr, np.int32),
+            _narrow(doc_ids, np.uint16),
+            _narrow(tfs, np.uint8),
+            _narrow(local, np.uint16),
+        )
+        return cls(new_terms, indptr, doc_ids, tfs, doc_len, block_max, keys, base), local
+
+    @cached_property
+    def terms(self) -> list[str]:
+        """Terms by id (of a segment on a base: made when first asked for)."""
+        assert self.base is not None and self.keys is not None
+        base, n = self.base.terms, len(self.base.terms)
+        return [base[k] if k < n else self.new_terms[k - n] for k in self.keys.tolist()]
+
     def arrays(self) -> dict[str, np.ndarray]:
         """The segment as flat arrays, for saving; :meth:`from_arrays` reads them back."""
-        blob = "\n".join(self.terms).encode()
+        own = self.terms if self.base is None else self.new_terms
+        blob = "\n".join(own).encode()
+        keys = {} if self.keys is None else {"keys": self.keys}
         return {
             "terms": np.frombuffer(blob, np.uint8),
             "indptr": self.indptr,
@@ -108,19 +172,27 @@ class Segment:
             "tfs": self.tfs,
             "doc_len": self.doc_len,
             "block_max": self.block_max,
+            **keys,
         }
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> Segment:
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], base: Segment | None = None) -> Segment:
+        """A segment from :meth:`arrays`' output (``base``: the one it was built on)."""
         blob = bytes(arrays["terms"]).decode()
-        terms = blob.split("\n") if len(arrays["indptr"]) > 1 else []
-        return cls(terms, *(arrays[name] for name in cls.ARRAYS[1:]))
+        terms = blob.split("\n") if blob else []
+        keys = arrays.get("keys")
+        if (keys is None) != (base is None):
+            raise ValueError("a segment built on a base is read with that base, and only then")
+        return cls(terms, *(arrays[name] for name in cls.ARRAYS[1:]), keys, base)
 
     @cached_property
     def nbytes(self) -> int:
         """Bytes of the segment's arrays, the terms counted as saved (UTF-8, one separator)."""
-        arrays = (self.indptr, self.doc_ids, self.tfs, self.doc_len, self.block_max)
-        return sum(a.nbytes for a in arrays) + sum(map(len, self.terms)) + len(self.terms)
+        arrays = [self.indptr, self.doc_ids, self.tfs, self.doc_len, self.block_max]
+        own = self.terms if self.base is None else self.new_terms
+        if self.keys is not None:
+            arrays.append(self.keys)
+        return sum(a.nbytes for a in arrays) + sum(map(len, own)) + len(own)
 
     @cached_property
     def sorted_terms(self) -> list[str]:
@@ -152,12 +224,25 @@ class Segment:
         return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
 
 
-def tokenise(documents: Iterable[Sequence[str]]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def _narrow(a: np.ndarray, dtype: type[np.integer]) -> np.ndarray:
+    """``a`` as ``dtype`` when every value fits."""
+    if len(a) == 0 or int(a.max()) <= np.iinfo(dtype).max:
+        return a.astype(dtype)
+    return a
+
+
+def tokenise(
+    documents: Iterable[Sequence[str]], base: Segment | None = None
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(terms, term id of every token, tokens per passage) of tokenised passages. Tokens
     become ids chunk by chunk through one dict (``operator.itemgetter``: no Python call per
-    token)."""
+    token). With a ``base``, its terms keep its ids and only the terms it lacks are
+    returned, numbered after its own."""
     # A missing term gets the next id (C-level factory), so one lookup per token does it.
-    vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    n_base = 0 if base is None else len(base.terms)
+    vocab: defaultdict[str, int] = defaultdict(itertools.count(n_base).__next__)
+    if base is not None:
+        vocab.update(base.vocab)
     ids: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
     docs = iter(documents)
@@ -170,13 +255,52 @@ def tokenise(documents: Iterable[Sequence[str]]) -> tuple[list[str], np.ndarray,
     term_ids = np.concatenate(ids) if ids else np.zeros(0, np.int32)
     del ids
     doc_len = np.concatenate(lengths) if lengths else np.zeros(0, np.int32)
-    return list(vocab), term_ids, doc_len
+    return list(itertools.islice(vocab, n_base, None)), term_ids, doc_len
 
 
 def compile_kernels() -> None:
     """Compile (or load from numba's disk cache) the search kernels now, so that the first
-    question does not wait for it (a few seconds the first time after installing)."""
-    BM25Index.build([["a", "b"], ["b"]], BM25Settings()).top(["a", "b"], 1)
+    question does not wait for it (a few seconds the first time after installing): for
+    segments of their own and for small segments on a base (narrower arrays)."""
+    settings = BM25Settings()
+    base = Segment.build([["a", "b"], ["b"]], settings)
+    small = Segment.build([["a", "c"]], settings, base=base)
+    BM25Index([base, small], settings).top(["a", "b"], 1)
+
+
+class BasedVocabulary(Mapping[str, int]):
+    """A segment-on-a-base's term -> id: the term's id in the base (or among the segment's
+    new terms), found among the segment's ``keys``."""
+
+    def __init__(self, segment: Segment, new: dict[str, int]) -> None:
+        self._segment = segment
+        self._base = segment.base.vocab  # type: ignore[union-attr]
+        self._new = new
+
+    def get(self, term: str, default=None):  # type: ignore[override]
+        key = self._base.get(term)
+        if key is None:
+            key = self._new.get(term)
+            if key is None:
+                return default
+        keys = self._segment.keys
+        i = int(np.searchsorted(keys, key))  # type: ignore[arg-type]
+        return i if i < len(keys) and keys[i] == key else default  # type: ignore[arg-type]
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def __getitem__(self, term: str) -> int:
+        i = self.get(term)
+        if i is None:
+            raise KeyError(term)
+        return i
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._segment.terms)
+
+    def __len__(self) -> int:
+        return len(self._segment.keys)  # type: ignore[arg-type]
 
 
 class Vocabulary(Mapping[str, int]):
@@ -195,7 +319,7 @@ class Vocabulary(Mapping[str, int]):
             t = s.vocab.get(term)
             if t is not None:
                 return base + t
-            base += len(s.terms)
+            base += len(s.vocab)
         raise KeyError(term)
 
     def __iter__(self) -> Iterator[str]:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from bot.core.analysis import AnalysisSettings, Analyzer
+from bot.core.analysis import AnalysisSettings, analyzer_for
 from bot.core.atomic import write_atomic
 from bot.core.bm25 import BM25Index, BM25Settings, Segment, tokenise
 from bot.core.models import Document, Passage
@@ -116,6 +116,7 @@ class SearchIndex:
         settings: IndexSettings,
         key: str,
         spans: Spans | None = None,
+        base: SearchIndex | None = None,
     ) -> None:
         self.documents = documents if isinstance(documents, Chain) else tuple(documents)
         self.p_doc = passage_arrays["p_doc"]
@@ -124,9 +125,10 @@ class SearchIndex:
         self.p_para = passage_arrays["p_para"]
         self.bm25 = bm25
         self.settings = settings
-        self.analyzer = Analyzer(settings.analysis)
+        self.analyzer = analyzer_for(settings.analysis)
         self.key = key
         self.spans = spans  # None for a joined index: its segments have theirs
+        self.base = base  # the index whose term numbering this one shares
         self.segments: tuple[SearchIndex, ...] = (self,)
 
     @cached_property
@@ -144,12 +146,14 @@ class SearchIndex:
         documents: Sequence[Document],
         settings: IndexSettings | None = None,
         progress: Progress | None = None,
+        base: SearchIndex | None = None,
     ) -> SearchIndex:
         """One segment over ``documents``. Passages are analysed (sentence by sentence, see
         :mod:`bot.core.spans`) as their term ids are collected, a chunk at a time, so the
-        token lists of the whole corpus never coexist."""
+        token lists of the whole corpus never coexist. ``base``: a (large) single-segment
+        index whose term numbering this one shares (see :class:`~bot.core.bm25.Segment`)."""
         settings = settings or IndexSettings()
-        analyzer = Analyzer(settings.analysis)
+        analyzer = analyzer_for(settings.analysis)
         cols = {name: array("q") for name in PASSAGE_ARRAYS}
         spans = SpanBuilder(analyzer)
 
@@ -166,8 +170,12 @@ class SearchIndex:
                 if progress:
                     progress(i + 1, len(documents))
 
-        terms, term_ids, doc_len = tokenise(token_lists())
-        postings = Segment.from_tokens(terms, term_ids, doc_len, settings.bm25)
+        on = None if base is None else base.bm25.segments[0]
+        terms, term_ids, doc_len = tokenise(token_lists(), on)
+        if on is None:
+            postings = Segment.from_tokens(terms, term_ids, doc_len, settings.bm25)
+        else:
+            postings, term_ids = Segment.from_tokens_on(on, terms, term_ids, doc_len, settings.bm25)
         arrays = {
             "p_doc": np.asarray(cols["p_doc"], dtype=np.int32),
             "p_start": np.asarray(cols["p_start"], dtype=np.int64),
@@ -175,8 +183,9 @@ class SearchIndex:
             "p_para": np.asarray(cols["p_para"], dtype=np.int32),
         }
         bm25 = BM25Index([postings], settings.bm25)
-        key = cache_key(documents, settings)
-        return cls(documents, arrays, bm25, settings, key, Spans(spans.arrays(term_ids), terms))
+        key = cache_key(documents, settings, base)
+        spans_ = Spans(spans.arrays(term_ids), postings)
+        return cls(documents, arrays, bm25, settings, key, spans_, base)
 
     @classmethod
     def join(cls, parts: Sequence[SearchIndex]) -> SearchIndex:
@@ -199,6 +208,29 @@ class SearchIndex:
         joined = cls(documents, arrays, bm25, settings, key)  # type: ignore[arg-type]
         joined.segments = tuple(parts)
         return joined
+
+    def passage_ranges(self, docs: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """For each of ``docs``, its first passage and one past its last (passages are
+        numbered document by document)."""
+        if len(self.segments) == 1:
+            d = np.asarray(docs, np.int64)
+            return self._doc_start[d], self._doc_start[d + 1]
+        lo, hi = [], []
+        for d in docs:
+            n = bisect.bisect_right(self._doc_offsets, d) - 1
+            part, local, shift = self.segments[n], d - self._doc_offsets[n], self._part_starts[n]
+            lo.append(int(part._doc_start[local]) + shift)
+            hi.append(int(part._doc_start[local + 1]) + shift)
+        return np.asarray(lo, np.int64), np.asarray(hi, np.int64)
+
+    @cached_property
+    def _doc_start(self) -> np.ndarray:
+        """Of a single segment: document d holds passages doc_start[d] .. doc_start[d + 1] - 1."""
+        return np.searchsorted(self.p_doc, np.arange(len(self.documents) + 1))
+
+    @cached_property
+    def _doc_offsets(self) -> list[int]:
+        return np.cumsum([0, *(len(s.documents) for s in self.segments)]).tolist()
 
     def sentences(self, i: int) -> tuple[list[Sentence], int]:
         """Passage ``i``'s sentences, read from the stored analysis: those inside it, then
@@ -258,11 +290,15 @@ class SearchIndex:
 
     @classmethod
     def load(
-        cls, path: Path, documents: Sequence[Document], settings: IndexSettings
+        cls,
+        path: Path,
+        documents: Sequence[Document],
+        settings: IndexSettings,
+        base: SearchIndex | None = None,
     ) -> SearchIndex | None:
         """The cached index at ``path``, memory-mapped, if it was built from exactly these
-        documents and settings; None when it is missing, stale or unreadable."""
-        key = cache_key(documents, settings)
+        documents and settings (and base); None when it is missing, stale or unreadable."""
+        key = cache_key(documents, settings, base)
         try:
             arrays = read_arrays(path, key)
         except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -271,9 +307,9 @@ class SearchIndex:
             return None
         if arrays is None:
             return None
-        segment = Segment.from_arrays(arrays)
+        segment = Segment.from_arrays(arrays, None if base is None else base.bm25.segments[0])
         bm25 = BM25Index([segment], settings.bm25)
-        return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment.terms))
+        return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment), base)
 
 
 def write_arrays(fh, arrays: Mapping[str, np.ndarray], key: str) -> None:
@@ -321,20 +357,29 @@ def read_arrays(path: Path, key: str) -> dict[str, np.ndarray] | None:
     return out
 
 
-def cache_key(documents: Sequence[Document], settings: IndexSettings) -> str:
+def cache_key(
+    documents: Sequence[Document], settings: IndexSettings, base: SearchIndex | None = None
+) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, **settings.model_dump(mode="json")}).encode())
+    if base is not None:  # its term ids are the base's
+        h.update(f"\0base\0{base.key}".encode())
     for doc in documents:
         h.update(f"\0{doc.collection}\0{doc.id}\0{doc.sha256}".encode())
     return h.hexdigest()
 
 
-def cache_path(cache_dir: Path, documents: Sequence[Document], settings: IndexSettings) -> Path:
+def cache_path(
+    cache_dir: Path,
+    documents: Sequence[Document],
+    settings: IndexSettings,
+    base: SearchIndex | None = None,
+) -> Path:
     """``index-<collections>-<key>.bin``: the collections part lets pruning keep the latest
     files of every collection (the operator's and each server's) side by side."""
     names = sorted({d.collection for d in documents})
     group = hashlib.sha256("\0".join(names).encode()).hexdigest()[:12]
-    return cache_dir / f"index-{group}-{cache_key(documents, settings)[:32]}.bin"
+    return cache_dir / f"index-{group}-{cache_key(documents, settings, base)[:32]}.bin"
 
 
 def load_or_build(
@@ -342,19 +387,21 @@ def load_or_build(
     settings: IndexSettings,
     cache_dir: Path | None,
     progress: Progress | None = None,
+    base: SearchIndex | None = None,
 ) -> tuple[SearchIndex, bool]:
-    """The index for these documents, from the cache when fresh. Returns (index, from_cache)."""
+    """The index for these documents (numbered on ``base``'s terms, if given), from the cache
+    when fresh. Returns (index, from_cache)."""
     if cache_dir is not None:
-        path = cache_path(cache_dir, documents, settings)
-        cached = SearchIndex.load(path, documents, settings)
+        path = cache_path(cache_dir, documents, settings, base)
+        cached = SearchIndex.load(path, documents, settings, base)
         if cached is not None:
             return cached, True
-    index = SearchIndex.build(documents, settings, progress)
+    index = SearchIndex.build(documents, settings, progress, base)
     if cache_dir is not None:
         try:
             index.save(path)
             _prune(cache_dir, keep=path)
-            return SearchIndex.load(path, documents, settings) or index, False
+            return SearchIndex.load(path, documents, settings, base) or index, False
         except OSError as exc:
             log.warning("could not write index cache %s: %s", cache_dir, exc)
     return index, False

@@ -302,20 +302,25 @@ class Library:
                 # the first collection to use an id keeps it
                 hidden = frozenset(d.id for d in coll.documents if d.id in seen)
                 seen.update(d.id for d in coll.documents)
-                parts.append(self._segment(coll, hidden))
+                # a server's few documents number their terms after the operator's first
+                # collection (no vocabulary of their own)
+                base = parts[0] if parts and coll.server is not None else None
+                parts.append(self._segment(coll, hidden, base))
             if not parts:
                 parts.append(load_or_build([], self.index_settings, None)[0])
             built[key] = Answerer(SearchIndex.join(parts), self.answer_settings)
         return built
 
-    def _segment(self, coll: Collection, hidden: frozenset[str]) -> SearchIndex:
+    def _segment(
+        self, coll: Collection, hidden: frozenset[str], base: SearchIndex | None = None
+    ) -> SearchIndex:
         """The collection's segment, shared by every view; rebuilt only when its documents
-        changed."""
+        (or the ``base`` whose terms it numbers by) changed."""
         known = self._segments.get((coll.name, hidden))
-        if known is not None and known[0].documents == coll.documents:
+        if known is not None and known[0].documents == coll.documents and known[1].base is base:
             return known[1]
         docs = [d for d in coll.documents if d.id not in hidden]
-        index, _ = load_or_build(docs, self.index_settings, self.cache_dir)
+        index, _ = load_or_build(docs, self.index_settings, self.cache_dir, base=base)
         self._segments[(coll.name, hidden)] = (coll, index)
         return index
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter, _count_elements  # type: ignore[attr-defined]
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -176,8 +176,13 @@ class SpanBuilder:
             "names": np.asarray(self.names, np.int32).reshape(-1, 2),
             "p_sent": np.asarray(self.p_sent, np.int64),
             "p_next": np.asarray(self.p_next, np.int64),
-            "tokens": np.asarray(tokens, np.int32),
+            "tokens": np.asarray(tokens),
         }
+
+
+class HasTerms(Protocol):
+    @property
+    def terms(self) -> Sequence[str]: ...
 
 
 class Spans:
@@ -196,10 +201,10 @@ class Spans:
         "tokens",
     )
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], terms: Sequence[str]) -> None:
+    def __init__(self, arrays: Mapping[str, np.ndarray], segment: HasTerms) -> None:
         for name in self.ARRAYS:
             setattr(self, name, arrays[name])
-        self.terms = terms  # term id -> term
+        self.segment = segment  # its terms (by id) are the tokens' (read when needed)
 
     @property
     def nbytes(self) -> int:
@@ -213,7 +218,7 @@ class Spans:
         nxt = int(self.p_next[pid])
         rows = [(lo, hi)] if nxt < 0 else [(lo, hi), (nxt, nxt + 1)]
         out = []
-        terms = self.terms
+        terms = self.segment.terms
         for a, b in rows:  # each run of sentences read at once
             tok = self.s_tok[a : b + 1].tolist()
             ids = self.tokens[tok[0] : tok[-1]].tolist()

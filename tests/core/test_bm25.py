@@ -129,6 +129,23 @@ def test_segments_score_like_one_index_over_the_same_passages(docs, query, n, id
     assert all((t in split.vocab) == (t in one.vocab) for t in query)
     assert all(split.term_idf(t) == pytest.approx(one.term_idf(t), rel=1e-12) for t in query)
     assert len(split.vocab) == len(one.vocab)
+    # later segments numbering their terms after the first's score the same, saved or not
+    first = split.segments[0]
+    on = [first, *(Segment.build(p, conf, base=first) for p in pieces[1:])]
+    again = [first, *(Segment.from_arrays(s.arrays(), first) for s in on[1:])]
+    for segs in (on, again):
+        based = BM25Index(segs, conf)
+        assert based.get_scores(query).tolist() == split.get_scores(query).tolist()
+        assert based.top(query, 5) == split.top(query, 5)
+        assert [based.postings(t).tolist() for t in query] == [
+            split.postings(t).tolist() for t in query
+        ]
+        assert list(based.vocab) == list(split.vocab)
+        assert all((t in based.vocab) == (t in split.vocab) for t in query)
+        assert [sorted(s.terms) for s in segs] == [sorted(s.terms) for s in split.segments]
+        assert [s.df(t) for s in segs for t in query] == [
+            s.df(t) for s in split.segments for t in query
+        ]
 
 
 def test_prefix_relatives_look_in_every_segment():

@@ -228,6 +228,9 @@ def test_servers_share_the_operator_segment_and_uploads_rebuild_only_their_own(
     a, b, other = (lib.answerer_for(g).index for g in (A, B, 333))
     assert a.segments[0] is b.segments[0] is other
     assert len(a.segments) == len(b.segments) == 2
+    # a server's segment numbers its terms after the operator's: no vocabulary of its own
+    assert a.segments[1].base is b.segments[1].base is other
+    assert b.segments[1].bm25.segments[0].base is other.bm25.segments[0]
     assert lib.answerer_for(B).answer("harbour records").answered
     assert "harbours" in b.by_id and "harbours" not in a.by_id
 

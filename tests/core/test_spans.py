@@ -1,6 +1,7 @@
 """Sentences analysed at index time are exactly what analysing the text when asked gives."""
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -82,7 +83,7 @@ def test_a_next_sentence_not_stored_is_analysed_when_asked():
     builder = SpanBuilder(analyzer)
     terms = builder.passage(text, paras, paras[0].start, paras[0].end)
     builder.end_document()  # the next paragraph's sentences were never stored
-    spans = Spans(builder.arrays(np.arange(len(terms))), terms)
+    spans = Spans(builder.arrays(np.arange(len(terms))), SimpleNamespace(terms=terms))
     stored, inside = spans.passage(0, text, analyzer)
     assert inside == 2
     expected = [analyse(text, s, e, 1, analyzer) for s, e in sentences(text, 0, paras[0].end)]
