@@ -340,7 +340,7 @@ class Answerer:
         sents, inside = self.index.sentences(pid)
         doc = self.index.document_of(pid)
         return _Passage(
-            frozenset(t for s in sents[:inside] for t in s.terms),
+            frozenset(itertools.chain.from_iterable(s.terms for s in sents[:inside])),
             tuple(sents),
             inside,
             semantic.token_sums([doc.text[s.start : s.end] for s in sents]),

@@ -79,29 +79,37 @@ def name_spans(body: str) -> list[tuple[int, int]]:
     return [m.span() for m in _CAPITALISED.finditer(body)]
 
 
+# (number, date, is_sentence, truncated) of each value of a sentence's flags
+_FLAGS = tuple(
+    (bool(f & NUMBER), bool(f & DATE), bool(f & IS_SENTENCE), bool(f & TRUNCATED))
+    for f in range(16)
+)
+
+
 def sentence(
-    text: str, start: int, end: int, paragraph: int, terms: Sequence[str], bits: int, names
+    text: str, start: int, end: int, paragraph: int, terms: tuple[str, ...], bits: int, names
 ) -> Sentence:
     tf: Counter[str] = Counter()
     _count_elements(tf, terms)
+    number, date, is_sentence, truncated = _FLAGS[bits]
     return Sentence(
         start,
         end,
         paragraph,
-        tuple(terms),
+        terms,
         tf,
-        bool(bits & NUMBER),
-        bool(bits & DATE),
+        number,
+        date,
         frozenset([text[start + a : start + b].casefold() for a, b in names]) if names else _NONE,
-        bool(bits & IS_SENTENCE),
-        bool(bits & TRUNCATED),
+        is_sentence,
+        truncated,
     )
 
 
 def analyse(text: str, start: int, end: int, paragraph: int, analyzer: Analyzer) -> Sentence:
     """One sentence analysed from its text (what the index stores, made on the spot)."""
     body = text[start:end]
-    terms = analyzer.terms(text, start, end)
+    terms = tuple(analyzer.terms(text, start, end))
     return sentence(text, start, end, paragraph, terms, flags(body), name_spans(body))
 
 
@@ -221,7 +229,7 @@ class Spans:
         terms = self.segment.terms
         for a, b in rows:  # each run of sentences read at once
             tok = self.s_tok[a : b + 1].tolist()
-            ids = self.tokens[tok[0] : tok[-1]].tolist()
+            words = list(map(terms.__getitem__, self.tokens[tok[0] : tok[-1]].tolist()))
             at = self.s_name[a : b + 1].tolist()
             names = self.names[at[0] : at[-1]].tolist()
             for n, (start, end, para, bits) in enumerate(
@@ -233,9 +241,9 @@ class Spans:
                     strict=True,
                 )
             ):
-                words = [terms[t] for t in ids[tok[n] - tok[0] : tok[n + 1] - tok[0]]]
+                own = tuple(words[tok[n] - tok[0] : tok[n + 1] - tok[0]])
                 spans = names[at[n] - at[0] : at[n + 1] - at[0]]
-                out.append(sentence(text, start, end, para, words, bits, spans))
+                out.append(sentence(text, start, end, para, own, bits, spans))
         if nxt == NEXT_LIVE:  # paragraphs are numbered from 1: this is the one after
             para = paragraphs(text)[int(self.s_para[hi - 1])]
             s, e = sentences(text, para.start, para.end)[0]
