@@ -175,17 +175,24 @@ class SpanBuilder:
         """The sentences as flat arrays; ``tokens``: the term id of every token, passage
         after passage (the postings' input)."""
         return {
-            "s_start": np.asarray(self.s_start, np.int64),
-            "s_end": np.asarray(self.s_end, np.int64),
-            "s_para": np.asarray(self.s_para, np.int32),
+            "s_start": _offsets(self.s_start),
+            "s_end": _offsets(self.s_end),
+            "s_para": _offsets(self.s_para),
             "s_flags": np.frombuffer(bytes(self.s_flags), np.uint8),
-            "s_tok": np.asarray(self.s_tok, np.int64),
-            "s_name": np.asarray(self.s_name, np.int64),
+            "s_tok": _offsets(self.s_tok),
+            "s_name": _offsets(self.s_name),
             "names": np.asarray(self.names, np.int32).reshape(-1, 2),
-            "p_sent": np.asarray(self.p_sent, np.int64),
-            "p_next": np.asarray(self.p_next, np.int64),
+            "p_sent": _offsets(self.p_sent),
+            "p_next": _offsets(self.p_next),
             "tokens": np.asarray(tokens),
         }
+
+
+def _offsets(values: list[int]) -> np.ndarray:
+    """4 bytes a value when they fit (they do unless a segment is enormous), else 8."""
+    a = np.asarray(values, np.int64)
+    fits = len(a) == 0 or (int(a.max()) < 2**31 and int(a.min()) >= -(2**31))
+    return a.astype(np.int32) if fits else a
 
 
 class HasTerms(Protocol):
