@@ -145,11 +145,10 @@ class Segment:
         )
         # Such segments are small (a server's documents): the narrowest types that hold
         # their numbers (the kernels are compiled for these too).
-        indptr, doc_ids, tfs, local = (
-            _narrow(indptr, np.int32),
-            _narrow(doc_ids, np.uint16),
-            _narrow(tfs, np.uint8),
-            _narrow(local, np.uint16),
+        indptr, doc_ids, tfs = (
+            narrow(indptr, np.int32),
+            narrow(doc_ids, np.uint16),
+            narrow(tfs, np.uint8),
         )
         return cls(new_terms, indptr, doc_ids, tfs, doc_len, block_max, keys, base), local
 
@@ -224,9 +223,10 @@ class Segment:
         return 0 if t is None else int(self.indptr[t + 1] - self.indptr[t])
 
 
-def _narrow(a: np.ndarray, dtype: type[np.integer]) -> np.ndarray:
-    """``a`` as ``dtype`` when every value fits."""
-    if len(a) == 0 or int(a.max()) <= np.iinfo(dtype).max:
+def narrow(a: np.ndarray, dtype: type[np.integer]) -> np.ndarray:
+    """``a`` as ``dtype`` when every value fits, else as it is."""
+    info = np.iinfo(dtype)
+    if len(a) == 0 or (int(a.max()) <= info.max and int(a.min()) >= info.min):
         return a.astype(dtype)
     return a
 

@@ -22,6 +22,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 
 from bot.core.analysis import Analyzer
+from bot.core.bm25 import narrow
 from bot.core.segment import Unit, paragraphs, sentences
 
 SENTENCE_ENDS = (".", "!", "?", "…", ":")
@@ -184,15 +185,13 @@ class SpanBuilder:
             "names": np.asarray(self.names, np.int32).reshape(-1, 2),
             "p_sent": _offsets(self.p_sent),
             "p_next": _offsets(self.p_next),
-            "tokens": np.asarray(tokens),
+            "tokens": narrow(np.asarray(tokens), np.uint16),  # 2 bytes under 65,536 terms
         }
 
 
 def _offsets(values: list[int]) -> np.ndarray:
     """4 bytes a value when they fit (they do unless a segment is enormous), else 8."""
-    a = np.asarray(values, np.int64)
-    fits = len(a) == 0 or (int(a.max()) < 2**31 and int(a.min()) >= -(2**31))
-    return a.astype(np.int32) if fits else a
+    return narrow(np.asarray(values, np.int64), np.int32)
 
 
 class HasTerms(Protocol):
