@@ -146,7 +146,7 @@ class Segment:
         # Such segments are small (a server's documents): the narrowest types that hold
         # their numbers (the kernels are compiled for these too).
         indptr, doc_ids, tfs = (
-            narrow(indptr, np.int32),
+            narrow(indptr, np.uint16),
             narrow(doc_ids, np.uint16),
             narrow(tfs, np.uint8),
         )
