@@ -7,6 +7,8 @@
   window whose block-max bound (per 64 postings, the largest term-frequency weight) cannot
   beat the k-th best so far is skipped whole. Skipping never changes the result: a window is
   skipped only when every document in it scores strictly less than the k-th best.
+* :func:`sum_rows`: sums of a table's rows by runs of ids (texts' vectors from their tokens',
+  :mod:`bot.core.semantic`), without gathering the rows first.
 
 Every score is summed in query order, term by term, with rank-bm25's arithmetic:
 ``idf * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)))``, so ``okapi`` scores are
@@ -255,3 +257,13 @@ def search(
                 _sift_down(heap_s, heap_d, size, 0)
         if size == k:
             threshold = heap_s[0]
+
+
+@njit(cache=True, nogil=True)
+def sum_rows(table, ids, bounds, out):
+    """``out[i] += table[ids[bounds[i]:bounds[i + 1]]].sum(axis=0)``, rows added in order."""
+    for i in range(out.shape[0]):
+        for k in range(bounds[i], bounds[i + 1]):
+            row = ids[k]
+            for c in range(table.shape[1]):
+                out[i, c] += table[row, c]

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from model2vec import StaticModel
 
+from bot.core.kernels import sum_rows
+
 MODEL_DIR = Path(__file__).with_name("data") / "minilm-static"
 
 
@@ -46,8 +48,8 @@ def _word_ids(word: str) -> tuple[int, ...]:
 
 
 def load() -> None:
-    """Load the vectors now (they load on first use otherwise)."""
-    _vectors()
+    """Load the vectors (and the summing kernel) now; they load on first use otherwise."""
+    token_sums(["a"])
 
 
 def token_sums(texts: Sequence[str]) -> np.ndarray:
@@ -57,13 +59,11 @@ def token_sums(texts: Sequence[str]) -> np.ndarray:
     ids = [
         list(itertools.chain.from_iterable(map(_word_ids, _WORD.findall(text)))) for text in texts
     ]
-    counts = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    bounds = np.zeros(len(ids) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, ids), np.int64, count=len(ids)), out=bounds[1:])
+    flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(bounds[-1]))
     sums = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
-    if counts.sum():
-        flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int64)
-        starts = np.cumsum(counts) - counts
-        held = counts > 0
-        sums[held] = np.add.reduceat(vectors[flat], starts[held])
+    sum_rows(vectors, flat, bounds, sums)
     return sums
 
 
