@@ -9,7 +9,7 @@ from bot.chat.client import VerbatimBot
 from bot.config import DiscordConfig
 from bot.core.answers import Answerer
 from tests.chat.discord_double import DiscordDouble
-from tests.chat.helpers import World, open_world, two_servers
+from tests.chat.helpers import World, two_server_world
 
 
 @pytest.fixture
@@ -26,13 +26,5 @@ async def running(answerer: Answerer) -> AsyncIterator[tuple[DiscordDouble, Verb
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     """Two servers, A (an owner, a member without rights, an editor role) and B, each with
     its own collection and settings."""
-    a, b, member, editor_role = two_servers()
-    library, store = await open_world(tmp_path)
-    async with DiscordDouble(guilds=[a, b]) as double:
-        bot = VerbatimBot(
-            DiscordConfig(cooldown_seconds=0), library.answerer_for, library=library, store=store
-        )
-        await double.start_client(bot)
-        yield World(double, bot, library, store, a, b, member, editor_role)
-        await double.stop_client(bot)
-    store.close()
+    async with two_server_world(tmp_path) as w:
+        yield w

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,25 @@ async def open_world(
     library = make_library(store, tmp_path, max_bytes)
     await asyncio.to_thread(library.load)
     return library, store
+
+
+@asynccontextmanager
+async def two_server_world(
+    tmp_path: Path, database: Path | str | None = None
+) -> AsyncIterator[World]:
+    """Two servers, A (an owner, a member without rights, an editor role) and B, each with
+    its own collection and settings, the bot running against the double; the store on
+    SQLite in ``tmp_path`` unless ``database`` names another."""
+    a, b, member, editor_role = two_servers()
+    library, store = await open_world(tmp_path, database=database)
+    async with DiscordDouble(guilds=[a, b]) as double:
+        bot = VerbatimBot(
+            DiscordConfig(cooldown_seconds=0), library.answerer_for, library=library, store=store
+        )
+        await double.start_client(bot)
+        yield World(double, bot, library, store, a, b, member, editor_role)
+        await double.stop_client(bot)
+    store.close()
 
 
 async def respond(

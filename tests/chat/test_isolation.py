@@ -10,25 +10,14 @@ from typing import Any
 
 import pytest
 
-from bot.chat.client import VerbatimBot
-from bot.config import DiscordConfig
-from tests.chat.discord_double import DiscordDouble
-from tests.chat.helpers import World, command, open_world, two_servers, upload
+from tests.chat.helpers import World, command, two_server_world, upload
 
 
 @pytest.fixture
 async def world_on(tmp_path: Path, db_target: Path | str) -> AsyncIterator[World]:
     """The two-server world (tests/chat/conftest.py) on each backend."""
-    a, b, member, editor_role = two_servers()
-    library, store = await open_world(tmp_path, database=db_target)
-    async with DiscordDouble(guilds=[a, b]) as double:
-        bot = VerbatimBot(
-            DiscordConfig(cooldown_seconds=0), library.answerer_for, library=library, store=store
-        )
-        await double.start_client(bot)
-        yield World(double, bot, library, store, a, b, member, editor_role)
-        await double.stop_client(bot)
-    store.close()
+    async with two_server_world(tmp_path, database=db_target) as w:
+        yield w
 
 
 async def test_no_command_in_one_server_reads_or_changes_anothers_data(world_on: World):
