@@ -243,6 +243,7 @@ class Answerer:
                             frozenset(tf),
                         )
                     )
+        # The lexical features per window, then the two semantic ones (SPAN_FEATURES' last).
         similarity = semantic.unit(np.asarray(vectors).reshape(-1, len(meaning))) @ meaning
         features = np.column_stack(
             [

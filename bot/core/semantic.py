@@ -4,8 +4,9 @@ no word in common, "fired" and "lost their job", stay far apart: the vectors are
 
 The vectors are static (model2vec, distilled from all-MiniLM-L6-v2 by
 ``benchmarks/distill_embeddings.py``; see ``data/minilm-static/README.md``): a text's vector is
-the mean of its tokens' vectors, so answering runs no neural network, and a window of two
-sentences is the sum of the two sentences' token vectors over their token count.
+the mean of its tokens' vectors, so answering runs no neural network; cosines need only its
+direction, so texts are kept as sums of token vectors and a window of two sentences is the sum
+of the two sentences' sums.
 """
 
 from __future__ import annotations
