@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import json
 import logging
+import operator
 import os
-from array import array
-from collections import ChainMap
+from collections import ChainMap, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -25,12 +26,13 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from bot.core.analysed import Analysed, analyse
 from bot.core.analysis import AnalysisSettings, analyzer_for
 from bot.core.atomic import write_atomic
-from bot.core.bm25 import BM25Index, BM25Settings, Segment, tokenise
+from bot.core.bm25 import BM25Index, BM25Settings, Segment, narrow
 from bot.core.models import Document, Passage
-from bot.core.segment import SegmentSettings, paragraphs, passages
-from bot.core.spans import Sentence, SpanBuilder, Spans
+from bot.core.segment import SegmentSettings
+from bot.core.spans import Sentence, Spans
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,25 @@ PASSAGE_ARRAYS = ("p_doc", "p_start", "p_end", "p_para")
 ALIGN = 64
 MAGIC = b"VBTMIDX2"  # 8 bytes at the start of every cache file
 Progress = Callable[[int, int], None]
+Known = Callable[[Document], Analysed | None]  # a document's analysis made elsewhere, if any
+# the arrays SearchIndex.build collects, document by document, and their types
+_BUILT = {
+    "p_doc": np.int32,
+    "p_start": np.int64,
+    "p_end": np.int64,
+    "p_para": np.int32,
+    "s_start": np.int64,
+    "s_end": np.int64,
+    "s_para": np.int64,
+    "s_flags": np.uint8,
+    "s_tok": np.int64,
+    "s_name": np.int64,
+    "names": np.int32,
+    "p_sent": np.int64,
+    "p_next": np.int64,
+    "tokens": np.int32,
+    "doc_len": np.int32,
+}
 
 
 class IndexSettings(BaseModel):
@@ -147,45 +168,112 @@ class SearchIndex:
         settings: IndexSettings | None = None,
         progress: Progress | None = None,
         base: SearchIndex | None = None,
+        known: Known | None = None,
     ) -> SearchIndex:
-        """One segment over ``documents``. Passages are analysed (sentence by sentence, see
-        :mod:`bot.core.spans`) as their term ids are collected, a chunk at a time, so the
-        token lists of the whole corpus never coexist. ``base``: a (large) single-segment
-        index whose term numbering this one shares (see :class:`~bot.core.bm25.Segment`)."""
+        """One segment over ``documents``, assembled from each document's analysis
+        (:mod:`bot.core.analysed`): ``known(doc)``'s when it has one (made elsewhere, or cut
+        from an earlier segment), else made here. ``base``: a (large) single-segment index
+        whose term numbering this one shares (see :class:`~bot.core.bm25.Segment`)."""
         settings = settings or IndexSettings()
         analyzer = analyzer_for(settings.analysis)
-        cols = {name: array("q") for name in PASSAGE_ARRAYS}
-        spans = SpanBuilder(analyzer)
-
-        def token_lists() -> Iterator[list[str]]:
-            for i, doc in enumerate(documents):
-                paras = paragraphs(doc.text)
-                for unit in passages(doc.text, settings.passages):
-                    cols["p_doc"].append(i)
-                    cols["p_start"].append(unit.start)
-                    cols["p_end"].append(unit.end)
-                    cols["p_para"].append(unit.paragraph)
-                    yield spans.passage(doc.text, paras, unit.start, unit.end)
-                spans.end_document()
-                if progress:
-                    progress(i + 1, len(documents))
-
         on = None if base is None else base.bm25.segments[0]
-        terms, term_ids, doc_len = tokenise(token_lists(), on)
-        if on is None:
-            postings = Segment.from_tokens(terms, term_ids, doc_len, settings.bm25)
-        else:
-            postings, term_ids = Segment.from_tokens_on(on, terms, term_ids, doc_len, settings.bm25)
-        arrays = {
-            "p_doc": np.asarray(cols["p_doc"], dtype=np.int32),
-            "p_start": np.asarray(cols["p_start"], dtype=np.int64),
-            "p_end": np.asarray(cols["p_end"], dtype=np.int64),
-            "p_para": np.asarray(cols["p_para"], dtype=np.int32),
+        # every term's id, one C-level lookup a distinct term of each document (a missing
+        # term gets the next id); with a base, its terms keep their ids
+        n_base = 0 if on is None else len(on.terms)
+        vocab: defaultdict[str, int] = defaultdict(itertools.count(n_base).__next__)
+        if on is not None:
+            vocab.update(on.vocab)
+        parts: dict[str, list[np.ndarray]] = defaultdict(list)
+        n_sent = n_tok = n_names = 0
+        for i, doc in enumerate(documents):
+            a = known(doc) if known is not None else None
+            if a is None:
+                a = analyse(doc.text, analyzer, settings.passages)
+            terms = a.terms
+            ids = (
+                operator.itemgetter(*terms)(vocab) if len(terms) > 1 else [vocab[t] for t in terms]
+            )
+            parts["tokens"].append(np.asarray(ids, np.int32).reshape(-1)[a.tokens])
+            parts["p_doc"].append(np.full(len(a.p_start), i, np.int32))
+            for name in ("p_start", "p_end", "p_para", "s_start", "s_end", "s_para", "s_flags"):
+                parts[name].append(getattr(a, name))
+            parts["names"].append(a.names)
+            parts["s_tok"].append(a.s_tok[1:] + n_tok)
+            parts["s_name"].append(a.s_name[1:] + n_names)
+            parts["p_sent"].append(a.p_sent[1:] + n_sent)
+            parts["p_next"].append(np.where(a.p_next >= 0, a.p_next + n_sent, a.p_next))
+            parts["doc_len"].append(a.passage_lengths)
+            n_sent, n_tok, n_names = (
+                n_sent + len(a.s_start),
+                n_tok + len(a.tokens),
+                n_names + len(a.names),
+            )
+            if progress:
+                progress(i + 1, len(documents))
+        cat = {
+            name: np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype)
+            for name, dtype in _BUILT.items()
         }
-        bm25 = BM25Index([postings], settings.bm25)
+        terms = list(itertools.islice(vocab, n_base, None))
+        if on is None:
+            postings = Segment.from_tokens(terms, cat["tokens"], cat["doc_len"], settings.bm25)
+            term_ids = cat["tokens"]
+        else:
+            postings, term_ids = Segment.from_tokens_on(
+                on, terms, cat["tokens"], cat["doc_len"], settings.bm25
+            )
+        arrays = {name: cat[name] for name in PASSAGE_ARRAYS}
+        zero = np.zeros(1, np.int64)
+        spans = {
+            **{n: _offsets(cat[n]) for n in ("s_start", "s_end", "s_para", "p_next")},
+            **{n: _offsets(np.concatenate([zero, cat[n]])) for n in ("s_tok", "s_name", "p_sent")},
+            "s_flags": cat["s_flags"],
+            "names": cat["names"].reshape(-1, 2),
+            "tokens": narrow(np.asarray(term_ids), np.uint16),  # 2 bytes under 65,536 terms
+        }
         key = cache_key(documents, settings, base)
-        spans_ = Spans(spans.arrays(term_ids), postings)
-        return cls(documents, arrays, bm25, settings, key, spans_, base)
+        return cls(
+            documents,
+            arrays,
+            BM25Index([postings], settings.bm25),
+            settings,
+            key,
+            Spans(spans, postings),
+            base,
+        )
+
+    def analysed(self, i: int) -> Analysed:
+        """Document ``i`` of a single segment, as the analysis it was built from."""
+        assert self.spans is not None and len(self.segments) == 1
+        sp, (seg,) = self.spans, self.bm25.segments
+        lo, hi = int(self._doc_start[i]), int(self._doc_start[i + 1])
+        s_lo, s_hi = int(sp.p_sent[lo]), int(sp.p_sent[hi])
+        t_lo, t_hi = int(sp.s_tok[s_lo]), int(sp.s_tok[s_hi])
+        n_lo, n_hi = int(sp.s_name[s_lo]), int(sp.s_name[s_hi])
+        # the document's own terms, numbered in order of first use (as analysing gives)
+        ids, first, inverse = np.unique(
+            sp.tokens[t_lo:t_hi], return_index=True, return_inverse=True
+        )
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        p_next = np.asarray(sp.p_next[lo:hi], np.int64)
+        return Analysed(
+            p_start=np.asarray(self.p_start[lo:hi], np.int64),
+            p_end=np.asarray(self.p_end[lo:hi], np.int64),
+            p_para=np.asarray(self.p_para[lo:hi], np.int32),
+            s_start=np.asarray(sp.s_start[s_lo:s_hi], np.int64),
+            s_end=np.asarray(sp.s_end[s_lo:s_hi], np.int64),
+            s_para=np.asarray(sp.s_para[s_lo:s_hi], np.int64),
+            s_flags=np.asarray(sp.s_flags[s_lo:s_hi], np.uint8),
+            s_tok=np.asarray(sp.s_tok[s_lo : s_hi + 1], np.int64) - t_lo,
+            s_name=np.asarray(sp.s_name[s_lo : s_hi + 1], np.int64) - n_lo,
+            names=np.asarray(sp.names[n_lo:n_hi], np.int32).reshape(-1, 2),
+            p_sent=np.asarray(sp.p_sent[lo : hi + 1], np.int64) - s_lo,
+            p_next=np.where(p_next >= 0, p_next - s_lo, p_next),
+            tokens=rank[inverse.reshape(-1)].astype(np.int32),
+            terms=tuple(seg.terms[t] for t in ids[order].tolist()),
+        )
 
     @classmethod
     def join(cls, parts: Sequence[SearchIndex]) -> SearchIndex:
@@ -312,6 +400,11 @@ class SearchIndex:
         return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment), base)
 
 
+def _offsets(values: np.ndarray) -> np.ndarray:
+    """4 bytes a value when they fit (they do unless a segment is enormous), else 8."""
+    return narrow(values.astype(np.int64), np.int32)
+
+
 def write_arrays(fh, arrays: Mapping[str, np.ndarray], key: str) -> None:
     """A magic, a JSON header (key, and each array's dtype, shape and offset), then the arrays,
     each aligned to 64 bytes."""
@@ -388,15 +481,17 @@ def load_or_build(
     cache_dir: Path | None,
     progress: Progress | None = None,
     base: SearchIndex | None = None,
+    known: Known | None = None,
 ) -> tuple[SearchIndex, bool]:
     """The index for these documents (numbered on ``base``'s terms, if given), from the cache
-    when fresh. Returns (index, from_cache)."""
+    when fresh, else built (from ``known`` analyses where it has them). Returns (index,
+    from_cache)."""
     if cache_dir is not None:
         path = cache_path(cache_dir, documents, settings, base)
         cached = SearchIndex.load(path, documents, settings, base)
         if cached is not None:
             return cached, True
-    index = SearchIndex.build(documents, settings, progress, base)
+    index = SearchIndex.build(documents, settings, progress, base, known)
     if cache_dir is not None:
         try:
             index.save(path)

@@ -7,7 +7,9 @@ itself states; nothing is guessed or invented.
 
 Parsing hostile files can be slow or memory-hungry: :class:`ExtractionWorker` runs
 :func:`extract` in a separate process, file after file, killed after ``max_seconds`` on one
-file; :func:`extract_isolated` is one file in a fresh worker. Front matter is
+file; :func:`extract_isolated` is one file in a fresh worker. A worker can also analyse the
+text it extracted for the index (``analyse``), so that CPU work stays out of the caller's
+process too (:mod:`bot.core.analysed`). Front matter is
 parsed by :mod:`bot.core.frontmatter`, as for the corpus loader, and re-exported here.
 """
 
@@ -91,6 +93,9 @@ class Extracted(BaseModel):
     # (offset, heading): where each section of the document starts in the text.
     sections: tuple[tuple[int, str], ...] | None = None
     kind: Kind
+    # The index's analysis of ``text`` (bot.core.analysed), when the parser process made
+    # one: opaque bytes, checked where they are used, never stored.
+    analysis: bytes | None = Field(default=None, exclude=True, repr=False)
 
     @field_validator("page_labels", "sections", mode="after")
     @classmethod
@@ -284,6 +289,7 @@ def _extract_pdf(data: bytes, limits: IngestLimits, started: float) -> Extracted
 # --- isolation --------------------------------------------------------------------------------
 
 Extractor = Callable[[str, bytes, IngestLimits], Extracted]
+Analyse = Callable[[str], bytes]  # extracted text -> its analysis (Extracted.analysis)
 
 
 def extract_isolated(
@@ -292,13 +298,15 @@ def extract_isolated(
     limits: IngestLimits = DEFAULT_LIMITS,
     *,
     target: Extractor = extract,
+    analyse: Analyse | None = None,
 ) -> Extracted:
-    """Run ``target`` (default :func:`extract`) once in a fresh :class:`ExtractionWorker`.
+    """Run ``target`` (default :func:`extract`) once in a fresh :class:`ExtractionWorker`,
+    then ``analyse`` the text there if given.
 
     Blocking but thread-safe: call it via ``asyncio.to_thread``. For many files, keep one
     :class:`ExtractionWorker` open instead: its start-up is paid once.
     """
-    with ExtractionWorker(limits, target=target) as worker:
+    with ExtractionWorker(limits, target=target, analyse=analyse) as worker:
         return worker.extract(filename, data)
 
 
@@ -309,12 +317,21 @@ class ExtractionWorker:
     a file that runs over is stopped by killing the process, which is started afresh for the
     next file, as after a crash. On Unix the process's address space is capped at
     ``limits.max_memory``. Not thread-safe: one worker per thread. ``target`` must be a
-    module-level function (it is pickled by name).
+    module-level function (it is pickled by name). ``analyse`` (likewise picklable), if
+    given, also runs in the process on each extracted text, within the same time limit; its
+    result is the returned :attr:`Extracted.analysis`.
     """
 
-    def __init__(self, limits: IngestLimits = DEFAULT_LIMITS, *, target: Extractor = extract):
+    def __init__(
+        self,
+        limits: IngestLimits = DEFAULT_LIMITS,
+        *,
+        target: Extractor = extract,
+        analyse: Analyse | None = None,
+    ):
         self.limits = limits
         self.target = target
+        self.analyse = analyse
         self._process: Any = None
         self._conn: Any = None
 
@@ -332,7 +349,7 @@ class ExtractionWorker:
             if not self._conn.poll(self.limits.max_seconds):
                 self._stop(kill=True)
                 raise _too_slow(self.limits)
-            status, payload = self._conn.recv()
+            status, payload, analysis = self._conn.recv()
         except (EOFError, OSError):
             code = self._stop(kill=True)
             raise IngestError(
@@ -341,7 +358,7 @@ class ExtractionWorker:
             ) from None
         if status != "ok":
             raise IngestError(payload)
-        return Extracted.model_validate(payload)
+        return Extracted.model_validate({**payload, "analysis": analysis})
 
     def close(self) -> None:
         if self._process is not None:
@@ -352,7 +369,8 @@ class ExtractionWorker:
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe(duplex=True)
-        self._process = ctx.Process(target=_worker, args=(child, self.target, self.limits))
+        args = (child, self.target, self.limits, self.analyse)
+        self._process = ctx.Process(target=_worker, args=args)
         self._process.daemon = True
         try:
             self._process.start()
@@ -380,7 +398,7 @@ class ExtractionWorker:
         return process.exitcode
 
 
-def _worker(conn: Any, target: Extractor, limits: IngestLimits) -> None:
+def _worker(conn: Any, target: Extractor, limits: IngestLimits, analyse: Analyse | None) -> None:
     """Child process: preload parsers, cap memory, signal ready, then answer each job."""
     with suppress(OSError, AttributeError):
         os.nice(10)  # parsing yields the CPU to the bot that started it
@@ -398,18 +416,22 @@ def _worker(conn: Any, target: Extractor, limits: IngestLimits) -> None:
                 else min(hard, limits.max_memory)
             )
             resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+        if analyse is not None:
+            analyse("Loads what analysing needs.")  # (its word lists: before the clock too)
         conn.send(("ready", None))
         while (job := conn.recv()) is not None:
             filename, data = job
             try:
-                message = ("ok", target(filename, data, limits).model_dump(mode="json"))
+                extracted = target(filename, data, limits)
+                analysis = analyse(extracted.text) if analyse is not None else None
+                message = ("ok", extracted.model_dump(mode="json"), analysis)
             except IngestError as exc:
-                message = ("error", str(exc))
+                message = ("error", str(exc), None)
             except MemoryError:
                 cap = _size(limits.max_memory)
-                message = ("error", f"parsing needed more than {cap} of memory")
+                message = ("error", f"parsing needed more than {cap} of memory", None)
             except Exception as exc:
-                message = ("error", f"this file could not be parsed ({type(exc).__name__})")
+                message = ("error", f"this file could not be parsed ({type(exc).__name__})", None)
             del job, data
             conn.send(message)
     except EOFError:

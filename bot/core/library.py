@@ -9,13 +9,16 @@ from the cache) once and shared by every view that includes it; a view joins its
 without copying them, so a server's upload rebuilds only that server's small segment. Changes
 are serialised by a lock, rebuilt off the event loop by the caller's thread, and swapped in
 with one assignment, so questions keep being answered from the previous views during a
-rebuild, and a failed change leaves them serving.
+rebuild, and a failed change leaves them serving. An upload's text is analysed for the index
+by the parser process that extracted it, and a rebuilt segment takes its other documents'
+analyses from the segment it replaces, so a change costs this process only the assembly.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -25,16 +28,18 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.core import collection as folders
 from bot.core import semantic
+from bot.core.analysed import Analysed, analyse_to_bytes
 from bot.core.answers import Answerer, AnswerSettings
 from bot.core.bm25 import compile_kernels
 from bot.core.collection import server_collection
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
 from bot.core.fetch import extract_url
-from bot.core.index import IndexSettings, Progress, SearchIndex, load_or_build
-from bot.core.ingest import Extracted, IngestLimits, extract_isolated
+from bot.core.index import IndexSettings, Known, Progress, SearchIndex, load_or_build
+from bot.core.ingest import Extracted, IngestError, IngestLimits, extract_isolated
 from bot.core.models import Document, DocumentMeta
 
 T = TypeVar("T")
+Made = Mapping[str, tuple[str, Analysed]]  # document id -> (its text, the text's analysis)
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,9 @@ class Library:
         # the view has them), built from that collection's documents at the time.
         self._segments: dict[tuple[str, frozenset[str]], tuple[Collection, SearchIndex]] = {}
         self._write = threading.Lock()
+        self._analyse = functools.partial(
+            analyse_to_bytes, analysis=index_settings.analysis, segments=index_settings.passages
+        )
 
     # -- reading (any thread, never blocks on a change) ----------------------------------
 
@@ -165,7 +173,7 @@ class Library:
         with its audit row, then swap the views in. ``check`` sees the server's documents as
         they would be and may refuse them by raising. Raises :class:`IngestError` (or the
         store's or ``check``'s error) and changes nothing on failure."""
-        extracted = extract_isolated(filename, data, self.limits)
+        extracted = extract_isolated(filename, data, self.limits, analyse=self._analyse)
         return self._add(guild_id, extracted, filename, overrides, user_id, check)
 
     def add_url(
@@ -178,7 +186,11 @@ class Library:
     ) -> Document:
         """Fetch a web page (or PDF) within the limits and add it as :meth:`add_upload` does;
         the document keeps the URL it was fetched from and the date it was retrieved."""
-        extracted = extract_url(url, self.limits, lambda n, d: extract_isolated(n, d, self.limits))
+        extracted = extract_url(
+            url,
+            self.limits,
+            lambda n, d: extract_isolated(n, d, self.limits, analyse=self._analyse),
+        )
         hint = urlsplit(str(extracted.meta.url or url)).path.rstrip("/").rsplit("/", 1)[-1]
         return self._add(guild_id, extracted, hint or "page", overrides, user_id, check)
 
@@ -203,7 +215,10 @@ class Library:
             fresh = _server(guild_id, (*stored, doc))
             if check is not None:
                 check(fresh.documents)
-            self._change(fresh, lambda: self._documents().add_document(guild_id, user_id, doc))
+            made = {doc.id: (doc.text, _analysis(extracted))} if extracted.analysis else {}
+            self._change(
+                fresh, lambda: self._documents().add_document(guild_id, user_id, doc), made
+            )
             return doc
 
     def remove(self, guild_id: int, doc_id: str, user_id: int | None = None) -> Document | None:
@@ -243,11 +258,12 @@ class Library:
     def _read_server(self, guild_id: int) -> Collection:
         return _server(guild_id, tuple(self._documents().documents(guild_id)))
 
-    def _change(self, fresh: Collection, commit: Callable[[], T]) -> T:
+    def _change(self, fresh: Collection, commit: Callable[[], T], made: Made | None = None) -> T:
         """Build the views ``fresh`` needs, commit, then swap: a failure before the commit
-        changes nothing, and nothing is swapped in that was not committed."""
+        changes nothing, and nothing is swapped in that was not committed. ``made``: analyses
+        of new documents' texts, by id."""
         collections = {**self._collections, fresh.name: fresh}
-        views = self._views_for(collections, changed=fresh.name)
+        views = self._views_for(collections, changed=fresh.name, made=made or {})
         result = commit()
         self._publish(collections, views)
         return result
@@ -265,6 +281,7 @@ class Library:
         *,
         rebuild_all: bool = False,
         changed: str | None = None,
+        made: Made | None = None,
     ) -> dict[tuple[str, ...], Answerer]:
         """Every view some server reaches in ``collections``: kept when unchanged, else
         built."""
@@ -273,7 +290,7 @@ class Library:
         keys = {self.view_key(None, collections)} | {self.view_key(g, collections) for g in guilds}
         stale = {k for k in keys if rebuild_all or k not in self._views or changed in k}
         views = {k: v for k, v in self._views.items() if k in keys and k not in stale}
-        views.update(self._build_views(sorted(stale), collections))
+        views.update(self._build_views(sorted(stale), collections, made or {}))
         return views
 
     def _publish(
@@ -289,7 +306,10 @@ class Library:
         self._segments = {k: v for k, v in self._segments.items() if id(v[1]) in live}
 
     def _build_views(
-        self, keys: Sequence[tuple[str, ...]], collections: dict[str, Collection]
+        self,
+        keys: Sequence[tuple[str, ...]],
+        collections: dict[str, Collection],
+        made: Made | None = None,
     ) -> dict[tuple[str, ...], Answerer]:
         built = {}
         for key in keys:
@@ -305,24 +325,57 @@ class Library:
                 # a server's few documents number their terms after the operator's first
                 # collection (no vocabulary of their own)
                 base = parts[0] if parts and coll.server is not None else None
-                parts.append(self._segment(coll, hidden, base))
+                parts.append(self._segment(coll, hidden, base, made or {}))
             if not parts:
                 parts.append(load_or_build([], self.index_settings, None)[0])
             built[key] = Answerer(SearchIndex.join(parts), self.answer_settings)
         return built
 
     def _segment(
-        self, coll: Collection, hidden: frozenset[str], base: SearchIndex | None = None
+        self,
+        coll: Collection,
+        hidden: frozenset[str],
+        base: SearchIndex | None = None,
+        made: Made | None = None,
     ) -> SearchIndex:
         """The collection's segment, shared by every view; rebuilt only when its documents
-        (or the ``base`` whose terms it numbers by) changed."""
-        known = self._segments.get((coll.name, hidden))
-        if known is not None and known[0].documents == coll.documents and known[1].base is base:
-            return known[1]
+        (or the ``base`` whose terms it numbers by) changed, from the analyses ``made``
+        elsewhere and those of its documents already in a segment."""
+        same = self._segments.get((coll.name, hidden))
+        if same is not None and same[0].documents == coll.documents and same[1].base is base:
+            return same[1]
         docs = [d for d in coll.documents if d.id not in hidden]
-        index, _ = load_or_build(docs, self.index_settings, self.cache_dir, base=base)
+        known = self._known(coll.name, made or {})
+        index, _ = load_or_build(docs, self.index_settings, self.cache_dir, base=base, known=known)
         self._segments[(coll.name, hidden)] = (coll, index)
         return index
+
+    def _known(self, name: str, made: Made) -> Known:
+        """A document's analysis when one is at hand: ``made`` for it, or cut from a
+        segment of collection ``name`` holding the same text."""
+        indexed: dict[str, tuple[str, SearchIndex, int]] = {}
+        for (collection, _), (_, index) in self._segments.items():
+            if collection == name:
+                for i, d in enumerate(index.documents):
+                    indexed.setdefault(d.id, (d.text, index, i))
+
+        def known(doc: Document) -> Analysed | None:
+            text, analysed = made.get(doc.id, ("", None))
+            if analysed is not None and text == doc.text:
+                return analysed
+            text, index, i = indexed.get(doc.id, ("", None, 0))
+            return index.analysed(i) if index is not None and text == doc.text else None
+
+        return known
+
+
+def _analysis(extracted: Extracted) -> Analysed:
+    """The parser process's analysis of the extracted text, checked."""
+    assert extracted.analysis is not None
+    try:
+        return Analysed.from_bytes(extracted.analysis, extracted.text)
+    except ValueError as exc:
+        raise IngestError(f"the parser process sent a bad analysis of the text: {exc}") from None
 
 
 def _read(name: str, folder: Path, cache_dir: Path | None) -> Collection:

@@ -14,15 +14,17 @@ are the index's forward index, shared with the postings' build.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections import Counter, _count_elements  # type: ignore[attr-defined]
 from collections.abc import Mapping, Sequence
+from operator import attrgetter
 from typing import NamedTuple, Protocol
 
 import numpy as np
 
 from bot.core.analysis import Analyzer
-from bot.core.bm25 import narrow
 from bot.core.segment import Unit, paragraphs, sentences
 
 SENTENCE_ENDS = (".", "!", "?", "…", ":")
@@ -46,6 +48,7 @@ _CAPITALISED = re.compile(r"(?<=[\s(“\"'‘])[A-Z][\w'’-]*")
 NUMBER, DATE, IS_SENTENCE, TRUNCATED = 1, 2, 4, 8
 
 _NONE: frozenset[str] = frozenset()
+_END = attrgetter("end")
 NEXT_NONE = -1  # the passage's paragraph is its document's last
 NEXT_LIVE = -2  # the next sentence is no stored sentence: analysed when asked (never seen)
 
@@ -115,8 +118,8 @@ def analyse(text: str, start: int, end: int, paragraph: int, analyzer: Analyzer)
 
 
 class SpanBuilder:
-    """Collects the sentences of an index's passages while it is built, document after
-    document, passage after passage."""
+    """Collects the sentences of passages as they are analysed, passage after passage, document
+    after document (:func:`bot.core.analysed.analyse`: one document)."""
 
     def __init__(self, analyzer: Analyzer) -> None:
         self.analyzer = analyzer
@@ -137,9 +140,8 @@ class SpanBuilder:
         returns its terms (its sentences' terms, in order)."""
         terms: list[str] = []
         self.p_next.append(NEXT_NONE)
-        for para in paras:
-            if para.end <= start:
-                continue
+        # paragraphs are in order: skip those ending before the passage without a scan
+        for para in itertools.islice(paras, bisect.bisect_right(paras, start, key=_END), None):
             if para.start >= end:  # the next paragraph: only its first sentence
                 span = sentences(text, para.start, para.end)[0]
                 self._pending.append((len(self.p_next) - 1, span))
@@ -172,26 +174,17 @@ class SpanBuilder:
         self._pending.clear()
         self._doc_first = len(self.s_start)
 
-    def arrays(self, tokens: np.ndarray) -> dict[str, np.ndarray]:
-        """The sentences as flat arrays; ``tokens``: the term id of every token, passage
-        after passage (the postings' input)."""
-        return {
-            "s_start": _offsets(self.s_start),
-            "s_end": _offsets(self.s_end),
-            "s_para": _offsets(self.s_para),
-            "s_flags": np.frombuffer(bytes(self.s_flags), np.uint8),
-            "s_tok": _offsets(self.s_tok),
-            "s_name": _offsets(self.s_name),
-            "names": np.asarray(self.names, np.int32).reshape(-1, 2),
-            "p_sent": _offsets(self.p_sent),
-            "p_next": _offsets(self.p_next),
-            "tokens": narrow(np.asarray(tokens), np.uint16),  # 2 bytes under 65,536 terms
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The sentences as flat arrays (8-byte integers: the index narrows them)."""
+        ints = {
+            name: np.asarray(getattr(self, name), np.int64)
+            for name in ("s_start", "s_end", "s_para", "s_tok", "s_name", "p_sent", "p_next")
         }
-
-
-def _offsets(values: list[int]) -> np.ndarray:
-    """4 bytes a value when they fit (they do unless a segment is enormous), else 8."""
-    return narrow(np.asarray(values, np.int64), np.int32)
+        return {
+            **ints,
+            "s_flags": np.frombuffer(bytes(self.s_flags), np.uint8),
+            "names": np.asarray(self.names, np.int32).reshape(-1, 2),
+        }
 
 
 class HasTerms(Protocol):

@@ -83,7 +83,8 @@ def test_a_next_sentence_not_stored_is_analysed_when_asked():
     builder = SpanBuilder(analyzer)
     terms = builder.passage(text, paras, paras[0].start, paras[0].end)
     builder.end_document()  # the next paragraph's sentences were never stored
-    spans = Spans(builder.arrays(np.arange(len(terms))), SimpleNamespace(terms=terms))
+    arrays = {**builder.arrays(), "tokens": np.arange(len(terms))}
+    spans = Spans(arrays, SimpleNamespace(terms=terms))
     stored, inside = spans.passage(0, text, analyzer)
     assert inside == 2
     expected = [analyse(text, s, e, 1, analyzer) for s, e in sentences(text, 0, paras[0].end)]
