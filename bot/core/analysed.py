@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import itertools
 import operator
+import zipfile
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, fields
@@ -74,7 +75,7 @@ class Analysed:
             with np.load(io.BytesIO(data), allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
             blob = bytes(arrays.pop("terms")).decode()
-        except (OSError, KeyError, ValueError, EOFError, UnicodeDecodeError) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ValueError(f"unreadable analysis ({type(exc).__name__})") from None
         names = {f.name for f in fields(cls)} - {"terms"}
         if set(arrays) != names:

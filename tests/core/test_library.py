@@ -264,3 +264,46 @@ def test_the_same_text_is_never_stored_twice_for_a_server(tmp_path):
     lib.add_upload(B, "log.txt", LIGHTHOUSE)  # another server may hold the same text
     assert [d.id for d in lib.store.documents(A)] == ["lighthouse-log"]
     assert len(lib.store.documents(B)) == 1
+
+
+def test_uploads_are_analysed_by_the_parser_process_never_by_this_one(tmp_path, monkeypatch):
+    import bot.core.index as index_module
+    from bot.core.index import SearchIndex
+    from tests.core.test_analysed import arrays
+
+    lib = make_library(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an upload was analysed in the bot's process")
+
+    monkeypatch.setattr(index_module, "analyse", refuse)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    # the server's segment is rebuilt over both: the first is cut from the old segment
+    lib.add_upload(
+        A, "ships.txt", b"Harbour records from 1850 name every ship.", {"title": "Ships"}
+    )
+    assert lib.answerer_for(A).answer("lighthouse storms 1911").answered
+    assert lib.remove(A, "lighthouse-log") is not None
+    answerer = lib.answerer_for(A)
+    assert answerer.answer("harbour records ships").results[0].quote.doc_id == "ships"
+    assert not answerer.answer("lighthouse storms 1911").answered
+    monkeypatch.undo()
+    operator, own = answerer.index.segments
+    assert arrays(own) == arrays(SearchIndex.build(list(own.documents), base=operator))
+
+
+def bad_analysis(text: str) -> bytes:
+    """A parser process's analysis that is no analysis (module level: pickled by name)."""
+    return b"not an analysis"
+
+
+def test_a_bad_analysis_from_the_parser_changes_nothing(tmp_path):
+    lib = make_library(tmp_path)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    before = lib.answerer_for(A)
+    lib._analyse = bad_analysis
+    with pytest.raises(IngestError, match="bad analysis"):
+        lib.add_upload(A, "ships.txt", b"Harbour records from 1850 name every ship.")
+    assert lib.answerer_for(A) is before
+    assert [d.id for d in lib.store.documents(A)] == ["lighthouse-log"]
+    assert [e.action for e in lib.store.audit(A)] == ["corpus.add"]

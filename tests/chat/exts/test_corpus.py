@@ -197,3 +197,20 @@ async def test_a_web_page_is_added_by_url_and_quoted_with_its_link(world: World)
 async def test_add_without_a_file_or_a_url_says_what_it_needs(world: World):
     _, reply = await command(world, "corpus add", {"title": "Nothing"}, guild_id=world.a.id)
     assert "Attach a file, or give the url of a web page to add." in str(reply)
+
+
+async def test_an_upload_is_analysed_by_its_parser_process_not_the_bots(world: World, monkeypatch):
+    import bot.core.index as index_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an upload was analysed in the bot's process")
+
+    monkeypatch.setattr(index_module, "analyse", refuse)
+    w = world
+    reply = await upload(w, "log.txt", LIGHTHOUSE, w.a, title="Lighthouse log")
+    assert reply["embeds"][0]["title"] == "Added: Lighthouse log"
+    more = b"Harbour records from 1850 name every ship that called at the port."
+    reply = await upload(w, "ships.txt", more, w.a, title="Ships")
+    assert reply["embeds"][0]["title"] == "Added: Ships"
+    assert "The lighthouse keeper logged 312 storms" in await ask_in(w, "lighthouse storms", w.a)
+    assert "name every ship" in await ask_in(w, "harbour records ships", w.a)
