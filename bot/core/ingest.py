@@ -15,14 +15,17 @@ parsed by :mod:`bot.core.frontmatter`, as for the corpus loader, and re-exported
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+import json
 import re
+import socket
+import subprocess
+import sys
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -53,6 +56,12 @@ _KINDS: dict[str, Kind] = {
 }
 _ACCEPTED = "upload .txt, .md, .html or .pdf"
 _STARTUP_SECONDS = 60.0  # allowance for the worker to start, outside max_seconds
+# The worker process's program: lower its priority before anything else (parsing yields the
+# CPU to the bot that started it), find the modules its parent finds, then serve.
+_CHILD = (
+    "import os, sys, json; os.nice(10); sys.path[:0] = json.loads(sys.argv[1]); "
+    "from bot.core.ingest import _serve; _serve(int(sys.argv[2]))"
+)
 
 
 class IngestError(ValueError):
@@ -311,7 +320,7 @@ def extract_isolated(
 
 
 class ExtractionWorker:
-    """One long-lived 'spawn' process that parses file after file, isolated from the caller.
+    """One long-lived process that parses file after file, isolated from the caller.
 
     Each file gets ``limits.max_seconds`` (the start-up, imports included, is not counted);
     a file that runs over is stopped by killing the process, which is started afresh for the
@@ -319,7 +328,9 @@ class ExtractionWorker:
     ``limits.max_memory``. Not thread-safe: one worker per thread. ``target`` must be a
     module-level function (it is pickled by name). ``analyse`` (likewise picklable), if
     given, also runs in the process on each extracted text, within the same time limit; its
-    result is the returned :attr:`Extracted.analysis`.
+    result is the returned :attr:`Extracted.analysis`. The process is a fresh interpreter
+    (started with :mod:`subprocess`: :mod:`multiprocessing` would import the caller's main
+    module in it again), at a lower priority from its first line.
     """
 
     def __init__(
@@ -342,7 +353,7 @@ class ExtractionWorker:
         self.close()
 
     def extract(self, filename: str, data: bytes) -> Extracted:
-        if self._process is None or not self._process.is_alive():
+        if self._process is None or self._process.poll() is not None:
             self._start()
         try:
             self._conn.send((filename, data))
@@ -367,16 +378,17 @@ class ExtractionWorker:
             self._stop(kill=False)
 
     def _start(self) -> None:
-        ctx = multiprocessing.get_context("spawn")
-        self._conn, child = ctx.Pipe(duplex=True)
-        args = (child, self.target, self.limits, self.analyse)
-        self._process = ctx.Process(target=_worker, args=args)
-        self._process.daemon = True
+        ours, theirs = socket.socketpair()
+        with theirs:  # the child holds its own copy
+            fd = theirs.fileno()
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, json.dumps(sys.path), str(fd)],
+                pass_fds=[fd],
+                stdin=subprocess.DEVNULL,
+            )
+        self._conn = Connection(ours.detach())
         try:
-            self._process.start()
-        finally:
-            child.close()  # the child holds its own copy
-        try:
+            self._conn.send((self.target, self.limits, self.analyse))
             ready = self._conn.poll(_STARTUP_SECONDS) and self._conn.recv()
         except (EOFError, OSError):
             ready = None
@@ -390,19 +402,21 @@ class ExtractionWorker:
         if process is None:
             return None
         if not kill:
-            process.join(5)
-        if process.is_alive():
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(5)
+        if process.poll() is None:
             process.kill()
-        process.join()
+        process.wait()
         conn.close()
-        return process.exitcode
+        return process.returncode
 
 
-def _worker(conn: Any, target: Extractor, limits: IngestLimits, analyse: Analyse | None) -> None:
-    """Child process: preload parsers, cap memory, signal ready, then answer each job."""
-    with suppress(OSError, AttributeError):
-        os.nice(10)  # parsing yields the CPU to the bot that started it
+def _serve(fd: int) -> None:
+    """The worker process (see ``_CHILD``): read what to run over the socket ``fd``, then
+    preload parsers, cap memory, signal ready, and answer each job."""
+    conn = Connection(fd)
     try:
+        target, limits, analyse = conn.recv()
         import lxml.html  # noqa: F401  (imported before the clock starts)
         import pypdfium2  # noqa: F401
 
@@ -434,7 +448,7 @@ def _worker(conn: Any, target: Extractor, limits: IngestLimits, analyse: Analyse
                 message = ("error", f"this file could not be parsed ({type(exc).__name__})", None)
             del job, data
             conn.send(message)
-    except EOFError:
+    except (EOFError, OSError):
         pass  # the parent has gone
     finally:
         conn.close()

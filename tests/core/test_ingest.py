@@ -1,10 +1,11 @@
 import asyncio
 import datetime as dt
-import multiprocessing
+import json
 import os
 import re
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from fpdf import FPDF
@@ -53,6 +54,15 @@ def make_pdf(
     return bytes(pdf.output())
 
 
+def children() -> set[int]:
+    """This process's child processes still running (or not yet reaped)."""
+    return {
+        int(pid)
+        for tasks in Path("/proc/self/task").iterdir()
+        for pid in (tasks / "children").read_text().split()
+    }
+
+
 def sleep_forever(filename: str, data: bytes, limits: IngestLimits) -> Extracted:
     time.sleep(60)
     raise AssertionError("should have been killed")
@@ -61,6 +71,13 @@ def sleep_forever(filename: str, data: bytes, limits: IngestLimits) -> Extracted
 def hog_memory(filename: str, data: bytes, limits: IngestLimits) -> Extracted:
     blob = bytearray(4 * 1024 * MiB)
     raise AssertionError(f"allocated {len(blob)} bytes despite the cap")
+
+
+def report_process(filename: str, data: bytes, limits: IngestLimits) -> Extracted:
+    """The worker's priority and whether it imported its caller's main module again."""
+    main = getattr(sys.modules["__main__"], "__file__", None)  # the caller's, imported again
+    facts = {"nice": os.nice(0), "main imported": main is not None}
+    return Extracted(text=json.dumps(facts), kind="txt")
 
 
 def crash(filename: str, data: bytes, limits: IngestLimits) -> Extracted:
@@ -593,11 +610,16 @@ def test_isolated_matches_in_process_extraction():
 
 
 def test_isolated_kills_a_slow_parse():
-    started = time.monotonic()
+    before, started = children(), time.monotonic()
     with pytest.raises(IngestError, match=r"took longer than 0\.5 s"):
         extract_isolated("a.txt", b"text", IngestLimits(max_seconds=0.5), target=sleep_forever)
     assert time.monotonic() - started < 5
-    assert multiprocessing.active_children() == []
+    assert children() <= before  # the worker is gone
+
+
+def test_the_worker_yields_the_cpu_and_imports_only_what_it_needs():
+    facts = json.loads(extract_isolated("a.txt", b"text", target=report_process).text)
+    assert facts == {"nice": min(19, os.nice(0) + 10), "main imported": False}
 
 
 def test_isolated_passes_ingest_errors_through():
@@ -679,7 +701,7 @@ def test_slugify_always_safe_and_unique(name, taken, clashes):
 def test_one_worker_parses_many_files_and_recovers_from_a_slow_one():
     from bot.core.ingest import ExtractionWorker
 
-    limits = IngestLimits(max_seconds=0.5)
+    before, limits = children(), IngestLimits(max_seconds=0.5)
     with ExtractionWorker(limits) as worker:
         first = worker.extract("a.md", b"---\ntitle: A\n---\nBody A\n")
         pid = worker._process.pid
@@ -694,4 +716,4 @@ def test_one_worker_parses_many_files_and_recovers_from_a_slow_one():
             slow.extract("a.txt", b"text")
         with pytest.raises(IngestError, match=r"took longer than 0\.5 s"):
             slow.extract("b.txt", b"text")  # a fresh process, with the same limit
-    assert multiprocessing.active_children() == []
+    assert children() <= before
