@@ -44,7 +44,6 @@ Progress = Callable[[int, int], None]
 Known = Callable[[Document], Analysed | None]  # a document's analysis made elsewhere, if any
 # the arrays SearchIndex.build collects, document by document, and their types
 _BUILT = {
-    "p_doc": np.int32,
     "p_start": np.int64,
     "p_end": np.int64,
     "p_para": np.int32,
@@ -58,8 +57,18 @@ _BUILT = {
     "p_sent": np.int64,
     "p_next": np.int64,
     "tokens": np.int32,
-    "doc_len": np.int32,
 }
+_ANALYSED = (
+    "p_start",
+    "p_end",
+    "p_para",
+    "s_start",
+    "s_end",
+    "s_para",
+    "s_flags",
+    "names",
+    "p_next",
+)
 
 
 class IndexSettings(BaseModel):
@@ -184,7 +193,7 @@ class SearchIndex:
         if on is not None:
             vocab.update(on.vocab)
         parts: dict[str, list[np.ndarray]] = defaultdict(list)
-        n_sent = n_tok = n_names = 0
+        counts: dict[str, list[int]] = defaultdict(list)  # of each document: its passages, ...
         for i, doc in enumerate(documents):
             a = known(doc) if known is not None else None
             if a is None:
@@ -194,26 +203,36 @@ class SearchIndex:
                 operator.itemgetter(*terms)(vocab) if len(terms) > 1 else [vocab[t] for t in terms]
             )
             parts["tokens"].append(np.asarray(ids, np.int32).reshape(-1)[a.tokens])
-            parts["p_doc"].append(np.full(len(a.p_start), i, np.int32))
-            for name in ("p_start", "p_end", "p_para", "s_start", "s_end", "s_para", "s_flags"):
+            for name in _ANALYSED:
                 parts[name].append(getattr(a, name))
-            parts["names"].append(a.names)
-            parts["s_tok"].append(a.s_tok[1:] + n_tok)
-            parts["s_name"].append(a.s_name[1:] + n_names)
-            parts["p_sent"].append(a.p_sent[1:] + n_sent)
-            parts["p_next"].append(np.where(a.p_next >= 0, a.p_next + n_sent, a.p_next))
-            parts["doc_len"].append(a.passage_lengths)
-            n_sent, n_tok, n_names = (
-                n_sent + len(a.s_start),
-                n_tok + len(a.tokens),
-                n_names + len(a.names),
-            )
+            for name in ("s_tok", "s_name", "p_sent"):  # each document's counts from 0
+                parts[name].append(getattr(a, name)[1:])
+            for name, of in (("passages", a.p_start), ("sentences", a.s_start)):
+                counts[name].append(len(of))
+            counts["tokens"].append(len(a.tokens))
+            counts["names"].append(len(a.names))
             if progress:
                 progress(i + 1, len(documents))
         cat = {
             name: np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype)
             for name, dtype in _BUILT.items()
         }
+        # number every document's sentences, tokens and names after the documents before it
+        per_passage, per_sentence = counts["passages"], counts["sentences"]
+        first = {
+            n: np.cumsum([0, *counts[n]], dtype=np.int64)[:-1]
+            for n in ("sentences", "tokens", "names")
+        }
+        sent_shift = np.repeat(first["sentences"], per_passage)
+        cat["p_doc"] = np.repeat(np.arange(len(per_passage), dtype=np.int32), per_passage)
+        cat["s_tok"] += np.repeat(first["tokens"], per_sentence)
+        cat["s_name"] += np.repeat(first["names"], per_sentence)
+        cat["p_sent"] += sent_shift
+        cat["p_next"] = np.where(cat["p_next"] >= 0, cat["p_next"] + sent_shift, cat["p_next"])
+        zero = np.zeros(1, np.int64)
+        for name in ("s_tok", "s_name", "p_sent"):
+            cat[name] = np.concatenate([zero, cat[name]])
+        cat["doc_len"] = np.diff(cat["s_tok"][cat["p_sent"]]).astype(np.int32)
         terms = list(itertools.islice(vocab, n_base, None))
         if on is None:
             postings = Segment.from_tokens(terms, cat["tokens"], cat["doc_len"], settings.bm25)
@@ -223,10 +242,9 @@ class SearchIndex:
                 on, terms, cat["tokens"], cat["doc_len"], settings.bm25
             )
         arrays = {name: cat[name] for name in PASSAGE_ARRAYS}
-        zero = np.zeros(1, np.int64)
         spans = {
             **{n: _offsets(cat[n]) for n in ("s_start", "s_end", "s_para", "p_next")},
-            **{n: _offsets(np.concatenate([zero, cat[n]])) for n in ("s_tok", "s_name", "p_sent")},
+            **{n: _offsets(cat[n]) for n in ("s_tok", "s_name", "p_sent")},
             "s_flags": cat["s_flags"],
             "names": cat["names"].reshape(-1, 2),
             "tokens": narrow(np.asarray(term_ids), np.uint16),  # 2 bytes under 65,536 terms

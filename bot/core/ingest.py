@@ -354,6 +354,7 @@ class ExtractionWorker:
 
     def extract(self, filename: str, data: bytes) -> Extracted:
         if self._process is None or self._process.poll() is not None:
+            self._stop(kill=True)  # (reaps one that died since the last file)
             self._start()
         try:
             self._conn.send((filename, data))
