@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.core import collection as folders
 from bot.core import semantic
 from bot.core.analysed import Analysed, analyse_to_bytes
+from bot.core.analysis import analyzer_for
 from bot.core.answers import Answerer, AnswerSettings
 from bot.core.bm25 import compile_kernels
 from bot.core.collection import server_collection
@@ -150,6 +151,7 @@ class Library:
         """(Re)read every collection (folders and the store) and rebuild every view."""
         compile_kernels()  # here, off the event loop, rather than at the first question
         semantic.load()  # likewise the word vectors (about 0.4 s)
+        analyzer_for(self.index_settings.analysis).terms("and the lemmatiser's word lists")
         with self._write:
             collections: dict[str, Collection] = {}
             for spec in self.operator:
