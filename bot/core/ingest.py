@@ -39,6 +39,7 @@ __all__ = [
     "FrontMatterError",
     "IngestError",
     "IngestLimits",
+    "as_stored",
     "extract",
     "extract_isolated",
     "slugify",
@@ -293,6 +294,11 @@ def _extract_pdf(data: bytes, limits: IngestLimits, started: float) -> Extracted
         sections=pdf.sections or None,
         kind="pdf",
     )
+
+
+def as_stored(filename: str, data: bytes, limits: IngestLimits = DEFAULT_LIMITS) -> Extracted:
+    """A stored document's text exactly as it is (UTF-8), to be analysed in a worker."""
+    return Extracted(text=data.decode("utf-8"), kind="txt")
 
 
 # --- isolation --------------------------------------------------------------------------------

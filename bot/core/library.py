@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -36,7 +37,14 @@ from bot.core.collection import server_collection
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
 from bot.core.fetch import extract_url
 from bot.core.index import IndexSettings, Known, Progress, SearchIndex, load_or_build
-from bot.core.ingest import Extracted, IngestError, IngestLimits, extract_isolated
+from bot.core.ingest import (
+    Extracted,
+    ExtractionWorker,
+    IngestError,
+    IngestLimits,
+    as_stored,
+    extract_isolated,
+)
 from bot.core.models import Document, DocumentMeta
 
 T = TypeVar("T")
@@ -247,7 +255,7 @@ class Library:
             current = self._collections.get(fresh.name)
             if current is not None and _same(current.documents, fresh.documents):
                 return current
-            self._install(fresh)
+            self._install(fresh, self._analysed_apart(fresh))
             return fresh
 
         # -- internals (under the write lock) ------------------------------------------------
@@ -270,9 +278,24 @@ class Library:
         self._publish(collections, views)
         return result
 
-    def _install(self, fresh: Collection) -> None:
+    def _install(self, fresh: Collection, made: Made | None = None) -> None:
         collections = {**self._collections, fresh.name: fresh}
-        self._publish(collections, self._views_for(collections, changed=fresh.name))
+        self._publish(collections, self._views_for(collections, changed=fresh.name, made=made))
+
+    def _analysed_apart(self, coll: Collection) -> Made:
+        """Analyses of the collection's documents that no segment holds (another process
+        added them), made in a parser process as an upload's is; a document it fails on is
+        analysed here instead."""
+        known = self._known(coll.name, {})
+        new = [d for d in coll.documents if known(d) is None]
+        made: dict[str, tuple[str, Analysed]] = {}
+        if new:
+            with ExtractionWorker(self.limits, target=as_stored, analyse=self._analyse) as worker:
+                for doc in new:
+                    with suppress(IngestError):
+                        extracted = worker.extract(f"{doc.id}.txt", doc.text.encode())
+                        made[doc.id] = (doc.text, _analysis(extracted))
+        return made
 
     def _swap(self, collections: dict[str, Collection], *, rebuild_all: bool) -> None:
         self._publish(collections, self._views_for(collections, rebuild_all=rebuild_all))

@@ -307,3 +307,21 @@ def test_a_bad_analysis_from_the_parser_changes_nothing(tmp_path):
     assert lib.answerer_for(A) is before
     assert [d.id for d in lib.store.documents(A)] == ["lighthouse-log"]
     assert [e.action for e in lib.store.audit(A)] == ["corpus.add"]
+
+
+def test_another_processs_upload_is_analysed_in_a_parser_process_too(tmp_path, monkeypatch):
+    import bot.core.index as index_module
+
+    here, there = make_library(tmp_path), make_library(tmp_path)  # two shards, one store
+    here.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a stored document was analysed in the bot's process")
+
+    monkeypatch.setattr(index_module, "analyse", refuse)
+    there.reload_server(A)
+    answer = there.answerer_for(A).answer("How many storms did the lighthouse keeper log?")
+    assert answer.answered and answer.results[0].quote.doc_id == "lighthouse-log"
+    here.add_upload(A, "ships.txt", b"Harbour records from 1850 name every ship.")
+    there.reload_server(A)  # the first is cut from its segment, the second analysed apart
+    assert there.answerer_for(A).answer("harbour records ships").answered
