@@ -21,9 +21,9 @@ from bot.chat.gate import Gate, UserError
 from bot.chat.logs import log_event
 from bot.config import DiscordConfig
 from bot.core.answers import Answerer
+from bot.core.index import SearchIndex
 from bot.core.library import Library, server_collection
 from bot.core.models import Answer, Document, Quote
-from bot.core.segment import paragraphs, sentences
 from bot.store import AuditEntry, GuildSettings, Store
 
 log = logging.getLogger(__name__)
@@ -332,8 +332,8 @@ class Services:
         parsed, checked, then stored and audited in one transaction."""
         library = self.require_library()
         doc = add(self._check_documents)
-        passages = library.answerer_for(guild_id).index.passages_of(doc.id)
-        return Added(doc, passages, first_sentence(doc))
+        index = library.answerer_for(guild_id).index
+        return Added(doc, index.passages_of(doc.id), first_sentence(index, doc.id))
 
     async def remove(
         self, guild_id: int, doc_id: str, user_id: int | None = None
@@ -384,10 +384,17 @@ class Services:
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def first_sentence(doc: Document) -> Quote | None:
-    """A sample quote for the "Added" reply: the first sentence of 20 characters or more."""
-    for para in paragraphs(doc.text):
-        for s, e in sentences(doc.text, para.start, para.end):
-            if e - s >= 20:
-                return Quote.from_document(doc, s, e, paragraph=para.paragraph)
+def first_sentence(index: SearchIndex, doc_id: str) -> Quote | None:
+    """A sample quote for the "Added" reply: the document's first sentence of 20 characters
+    or more, read from the sentences its index stored (nothing is analysed again)."""
+    at = next((i for i, d in enumerate(index.documents) if d.id == doc_id), None)
+    if at is None:
+        return None
+    doc = index.documents[at]
+    first, end = (int(a[0]) for a in index.passage_ranges([at]))
+    for pid in range(first, end):
+        found, inside = index.sentences(pid)
+        for s in found[:inside]:
+            if s.end - s.start >= 20:
+                return Quote.from_document(doc, s.start, s.end, paragraph=s.paragraph)
     return None

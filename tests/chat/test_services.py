@@ -10,12 +10,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.chat.client import VerbatimBot
+from bot.chat.services import first_sentence
 from bot.config import DiscordConfig
 from bot.core.answers import AnswerSettings
-from bot.core.index import IndexSettings
+from bot.core.corpus import default_corpus_dir, load_folder
+from bot.core.index import IndexSettings, SearchIndex
 from bot.core.library import CollectionSpec, Library
+from bot.core.models import Document
+from bot.core.segment import paragraphs, sentences
 from bot.store import Store
 from tests.chat.discord_double import DiscordDouble
 from tests.chat.helpers import (
@@ -191,3 +197,34 @@ async def test_answers_wait_for_earlier_interactions_acknowledgements():
     acks.DEADLINE = 0.1  # Discord gives up on an interaction after 3 s: so does the wait
     await asyncio.wait_for(acks.before(time.monotonic()), 1)
     acks.close()
+
+
+_WORD = st.sampled_from(["Mr.", "Smith", "said", "it", "1,400", "children", "in", "2014", "e.g."])
+_SENTENCE = st.lists(_WORD, min_size=1, max_size=8).map(lambda ws: " ".join(ws) + ".")
+_TEXT = st.lists(
+    st.lists(_SENTENCE, min_size=1, max_size=6).map(" ".join), min_size=1, max_size=5
+).map("\n\n".join)
+
+
+@settings(max_examples=50, deadline=None)
+@given(_TEXT)
+def test_the_added_replys_sample_is_the_first_sentence_of_20_characters(text):
+    doc = Document(id="d", collection="server-1", text=text)
+    index = SearchIndex.join(
+        [
+            SearchIndex.build(load_folder(default_corpus_dir()).documents[:1]),
+            SearchIndex.build([doc]),
+        ]
+    )
+    expected = next(
+        (
+            (s, e, para.paragraph)
+            for para in paragraphs(text)
+            for s, e in sentences(text, para.start, para.end)
+            if e - s >= 20
+        ),
+        None,
+    )
+    sample = first_sentence(index, "d")
+    got = None if sample is None else (sample.start, sample.end, sample.paragraph)
+    assert got == expected
