@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from bot.core import semantic
 from bot.core.analysis import AnalysisSettings, Analyzer, analyzer_for
 from bot.core.segment import SegmentSettings, paragraphs, passages
 from bot.core.spans import SpanBuilder
@@ -49,6 +50,8 @@ class Analysed:
     s_tok: np.ndarray  # sentence i's tokens are tokens[s_tok[i]:s_tok[i + 1]]
     s_name: np.ndarray  # its name spans names[s_name[i]:s_name[i + 1]]
     names: np.ndarray  # (n, 2): spans relative to the sentence's start
+    s_piece: np.ndarray  # its semantic token ids pieces[s_piece[i]:s_piece[i + 1]]
+    pieces: np.ndarray
     p_sent: np.ndarray  # passage j's sentences are p_sent[j]:p_sent[j + 1]
     p_next: np.ndarray
     tokens: np.ndarray
@@ -92,7 +95,7 @@ class Analysed:
             len(self.p_end) == len(self.p_para) == len(self.p_next) == n_pass
             and len(self.s_end) == len(self.s_para) == len(self.s_flags) == n_sent
             and len(self.p_sent) == n_pass + 1
-            and len(self.s_tok) == len(self.s_name) == n_sent + 1
+            and len(self.s_tok) == len(self.s_name) == len(self.s_piece) == n_sent + 1
             and self.names.ndim == 2
             and self.names.shape[1] == 2
         )
@@ -101,6 +104,7 @@ class Analysed:
         _offsets_into(self.p_sent, n_sent, "p_sent")
         _offsets_into(self.s_tok, len(self.tokens), "s_tok")
         _offsets_into(self.s_name, len(self.names), "s_name")
+        _offsets_into(self.s_piece, len(self.pieces), "s_piece")
         for lo, hi, what in (
             (self.p_start, self.p_end, "passage"),
             (self.s_start, self.s_end, "sentence"),
@@ -122,6 +126,8 @@ class Analysed:
             raise ValueError("a passage's next sentence is out of range")
         if len(self.tokens) and (self.tokens.min() < 0 or self.tokens.max() >= len(self.terms)):
             raise ValueError("a token's term is out of range")
+        if len(self.pieces) and self.pieces.max() >= semantic.vocabulary_size():
+            raise ValueError("a semantic token id is out of range")
 
 
 _DTYPES = {
@@ -131,6 +137,7 @@ _DTYPES = {
     "s_flags": np.uint8,
     "names": np.int32,
     "tokens": np.int32,
+    "pieces": np.uint16,
 }
 
 

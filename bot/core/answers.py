@@ -70,9 +70,6 @@ def check_question(question: str, settings: AnswerSettings) -> str:
     return q
 
 
-# Passages whose sentence vectors are kept per answerer: one float32 array each (not tracked
-# by the garbage collector), about 3 KB a passage.
-VECTOR_CACHE = 20_000
 SHORT_QUOTE = 250  # two sentences this short make one quote whatever the second holds
 SENTENCE_TERMS = 12.0  # a typical sentence's content terms: the length BM25 normalises to
 
@@ -128,7 +125,6 @@ class Answerer:
         self.settings = settings or AnswerSettings()
         self.weights = weights or load_weights()
         self._paragraphs: dict[str, list[Unit]] = {}
-        self._vectors: dict[int, np.ndarray] = {}  # passage -> its sentences' token sums
 
     @property
     def threshold(self) -> float:
@@ -341,20 +337,14 @@ class Answerer:
         return paras
 
     def _passage(self, pid: int) -> _Passage:
-        """A passage's sentences and their terms, as analysed when the index was built."""
+        """A passage's sentences, their terms and vectors, as analysed when the index was
+        built."""
         sents, inside = self.index.sentences(pid)
-        vectors = self._vectors.get(pid)
-        if vectors is None:
-            doc = self.index.document_of(pid)
-            vectors = semantic.token_sums([doc.text[s.start : s.end] for s in sents])
-            if len(self._vectors) >= VECTOR_CACHE:
-                self._vectors.clear()
-            self._vectors[pid] = vectors
         return _Passage(
             frozenset(itertools.chain.from_iterable(s.terms for s in sents[:inside])),
             tuple(sents),
             inside,
-            vectors,
+            self.index.vectors(pid),
         )
 
     # -- choosing and grouping quotes --------------------------------------------------

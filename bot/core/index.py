@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from bot.core import semantic
 from bot.core.analysed import Analysed, analyse
 from bot.core.analysis import AnalysisSettings, analyzer_for
 from bot.core.atomic import write_atomic
@@ -36,7 +37,7 @@ from bot.core.spans import Sentence, Spans
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 PASSAGE_ARRAYS = ("p_doc", "p_start", "p_end", "p_para")
 ALIGN = 64
 MAGIC = b"VBTMIDX2"  # 8 bytes at the start of every cache file
@@ -54,6 +55,8 @@ _BUILT = {
     "s_tok": np.int64,
     "s_name": np.int64,
     "names": np.int32,
+    "s_piece": np.int64,
+    "pieces": np.uint16,
     "p_sent": np.int64,
     "p_next": np.int64,
     "tokens": np.int32,
@@ -67,6 +70,7 @@ _ANALYSED = (
     "s_para",
     "s_flags",
     "names",
+    "pieces",
     "p_next",
 )
 
@@ -205,12 +209,13 @@ class SearchIndex:
             parts["tokens"].append(np.asarray(ids, np.int32).reshape(-1)[a.tokens])
             for name in _ANALYSED:
                 parts[name].append(getattr(a, name))
-            for name in ("s_tok", "s_name", "p_sent"):  # each document's counts from 0
+            for name in ("s_tok", "s_name", "s_piece", "p_sent"):  # each one's counts from 0
                 parts[name].append(getattr(a, name)[1:])
             for name, of in (("passages", a.p_start), ("sentences", a.s_start)):
                 counts[name].append(len(of))
             counts["tokens"].append(len(a.tokens))
             counts["names"].append(len(a.names))
+            counts["pieces"].append(len(a.pieces))
             if progress:
                 progress(i + 1, len(documents))
         cat = {
@@ -221,16 +226,17 @@ class SearchIndex:
         per_passage, per_sentence = counts["passages"], counts["sentences"]
         first = {
             n: np.cumsum([0, *counts[n]], dtype=np.int64)[:-1]
-            for n in ("sentences", "tokens", "names")
+            for n in ("sentences", "tokens", "names", "pieces")
         }
         sent_shift = np.repeat(first["sentences"], per_passage)
         cat["p_doc"] = np.repeat(np.arange(len(per_passage), dtype=np.int32), per_passage)
         cat["s_tok"] += np.repeat(first["tokens"], per_sentence)
         cat["s_name"] += np.repeat(first["names"], per_sentence)
+        cat["s_piece"] += np.repeat(first["pieces"], per_sentence)
         cat["p_sent"] += sent_shift
         cat["p_next"] = np.where(cat["p_next"] >= 0, cat["p_next"] + sent_shift, cat["p_next"])
         zero = np.zeros(1, np.int64)
-        for name in ("s_tok", "s_name", "p_sent"):
+        for name in ("s_tok", "s_name", "s_piece", "p_sent"):
             cat[name] = np.concatenate([zero, cat[name]])
         cat["doc_len"] = np.diff(cat["s_tok"][cat["p_sent"]]).astype(np.int32)
         terms = list(itertools.islice(vocab, n_base, None))
@@ -244,9 +250,10 @@ class SearchIndex:
         arrays = {name: cat[name] for name in PASSAGE_ARRAYS}
         spans = {
             **{n: _offsets(cat[n]) for n in ("s_start", "s_end", "s_para", "p_next")},
-            **{n: _offsets(cat[n]) for n in ("s_tok", "s_name", "p_sent")},
+            **{n: _offsets(cat[n]) for n in ("s_tok", "s_name", "s_piece", "p_sent")},
             "s_flags": cat["s_flags"],
             "names": cat["names"].reshape(-1, 2),
+            "pieces": cat["pieces"],
             "tokens": narrow(np.asarray(term_ids), np.uint16),  # 2 bytes under 65,536 terms
         }
         key = cache_key(documents, settings, base)
@@ -268,6 +275,7 @@ class SearchIndex:
         s_lo, s_hi = int(sp.p_sent[lo]), int(sp.p_sent[hi])
         t_lo, t_hi = int(sp.s_tok[s_lo]), int(sp.s_tok[s_hi])
         n_lo, n_hi = int(sp.s_name[s_lo]), int(sp.s_name[s_hi])
+        k_lo, k_hi = int(sp.s_piece[s_lo]), int(sp.s_piece[s_hi])
         # the document's own terms, numbered in order of first use (as analysing gives)
         ids, first, inverse = np.unique(
             sp.tokens[t_lo:t_hi], return_index=True, return_inverse=True
@@ -287,6 +295,8 @@ class SearchIndex:
             s_tok=np.asarray(sp.s_tok[s_lo : s_hi + 1], np.int64) - t_lo,
             s_name=np.asarray(sp.s_name[s_lo : s_hi + 1], np.int64) - n_lo,
             names=np.asarray(sp.names[n_lo:n_hi], np.int32).reshape(-1, 2),
+            s_piece=np.asarray(sp.s_piece[s_lo : s_hi + 1], np.int64) - k_lo,
+            pieces=np.asarray(sp.pieces[k_lo:k_hi], np.uint16),
             p_sent=np.asarray(sp.p_sent[lo : hi + 1], np.int64) - s_lo,
             p_next=np.where(p_next >= 0, p_next - s_lo, p_next),
             tokens=rank[inverse.reshape(-1)].astype(np.int32),
@@ -341,13 +351,24 @@ class SearchIndex:
     def sentences(self, i: int) -> tuple[list[Sentence], int]:
         """Passage ``i``'s sentences, read from the stored analysis: those inside it, then
         the first of the paragraph after it; and how many lie inside."""
-        part = self
-        if len(self.segments) > 1:
-            n = bisect.bisect_right(self._part_starts, i) - 1
-            part, i = self.segments[n], i - self._part_starts[n]
+        part, i = self._part_of(i)
         assert part.spans is not None
         doc = part.document_of(i)
         return part.spans.passage(i, doc.text, part.analyzer)
+
+    def vectors(self, i: int) -> np.ndarray:
+        """The semantic token sums of passage ``i``'s sentences (those :meth:`sentences`
+        returns), one row each, from the stored token ids."""
+        part, i = self._part_of(i)
+        assert part.spans is not None
+        return part.spans.vectors(i, part.document_of(i).text)
+
+    def _part_of(self, i: int) -> tuple[SearchIndex, int]:
+        """The segment holding passage ``i``, and its number there."""
+        if len(self.segments) == 1:
+            return self, i
+        n = bisect.bisect_right(self._part_starts, i) - 1
+        return self.segments[n], i - self._part_starts[n]
 
     @cached_property
     def _part_starts(self) -> list[int]:
@@ -473,6 +494,7 @@ def cache_key(
 ) -> str:
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, **settings.model_dump(mode="json")}).encode())
+    h.update(f"\0tokeniser\0{semantic.fingerprint()}".encode())  # the stored token ids'
     if base is not None:  # its term ids are the base's
         h.update(f"\0base\0{base.key}".encode())
     for doc in documents:

@@ -260,10 +260,10 @@ def search(
 
 
 @njit(cache=True, nogil=True)
-def sum_rows(table, ids, bounds, out):
-    """``out[i] += table[ids[bounds[i]:bounds[i + 1]]].sum(axis=0)``, rows added in order."""
+def sum_rows(table, ids, starts, ends, out):
+    """``out[i] += table[ids[starts[i]:ends[i]]].sum(axis=0)``, rows added in order."""
     for i in range(out.shape[0]):
-        for k in range(bounds[i], bounds[i + 1]):
+        for k in range(starts[i], ends[i]):
             row = ids[k]
             for c in range(table.shape[1]):
                 out[i, c] += table[row, c]

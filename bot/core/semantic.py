@@ -11,10 +11,11 @@ of the two sentences' sums.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import re
 from collections.abc import Sequence
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -41,11 +42,26 @@ def _vectors() -> np.ndarray:
     return _model().embedding.astype(np.float32)
 
 
-@lru_cache(maxsize=200_000)
-def _word_ids(word: str) -> tuple[int, ...]:
-    """A word's token ids, tokenised once: a corpus repeats its words, and the tokeniser's
-    per-call cost, not the lookup, is what answering would otherwise wait for."""
-    return tuple(_model().tokenize([word])[0])
+# Words whose token ids are kept: a corpus repeats its words, and the tokeniser's per-call
+# cost, not the lookup, is what indexing and answering would otherwise wait for. Words are
+# only ever added (so threads read it safely), up to this many.
+WORDS_KEPT = 200_000
+_word_cache: dict[str, tuple[int, ...]] = {}
+
+
+def _word_ids(words: list[str]) -> list[tuple[int, ...]]:
+    """Each word's token ids (the tokeniser called a word at a time: batches of a sentence's
+    words are slower, its thread pool's overhead outweighing the work)."""
+    cache = _word_cache
+    try:
+        return list(map(cache.__getitem__, words))
+    except KeyError:
+        pass
+    tokenize = _model().tokenize
+    new = {w: tuple(tokenize([w])[0]) for w in words if w not in cache}
+    if len(cache) + len(new) <= WORDS_KEPT:
+        cache.update(new)
+    return [new[w] if w in new else cache[w] for w in words]
 
 
 def load() -> None:
@@ -53,19 +69,40 @@ def load() -> None:
     token_sums(["a"])
 
 
+def token_ids(text: str) -> list[int]:
+    """A text's token ids, word after word (what :func:`token_sums` sums; the index stores
+    them for every sentence, see :mod:`bot.core.spans`)."""
+    return list(itertools.chain.from_iterable(_word_ids(_WORD.findall(text))))
+
+
+@cache
+def fingerprint() -> str:
+    """Names the tokeniser: token ids stored in an index are valid only for it."""
+    return hashlib.sha256((MODEL_DIR / "tokenizer.json").read_bytes()).hexdigest()
+
+
+def vocabulary_size() -> int:
+    """How many token ids there are (a stored id is valid below it)."""
+    return len(_vectors())
+
+
+def sums(ids: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per run ``ids[starts[i]:ends[i]]``, the sum of its tokens' vectors (float32, one row
+    each), tokens added in order."""
+    vectors = _vectors()
+    out = np.zeros((len(starts), vectors.shape[1]), dtype=np.float32)
+    sum_rows(vectors, ids, starts, ends, out)
+    return out
+
+
 def token_sums(texts: Sequence[str]) -> np.ndarray:
     """Per text, the sum of its tokens' vectors (float32, one row each): the direction of its
     mean, and the sum of two rows is the sum of the two texts together."""
-    vectors = _vectors()
-    ids = [
-        list(itertools.chain.from_iterable(map(_word_ids, _WORD.findall(text)))) for text in texts
-    ]
+    ids = [token_ids(text) for text in texts]
     bounds = np.zeros(len(ids) + 1, np.int64)
     np.cumsum(np.fromiter(map(len, ids), np.int64, count=len(ids)), out=bounds[1:])
     flat = np.fromiter(itertools.chain.from_iterable(ids), np.int64, count=int(bounds[-1]))
-    sums = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
-    sum_rows(vectors, flat, bounds, sums)
-    return sums
+    return sums(flat, bounds[:-1], bounds[1:])
 
 
 def unit(vectors: np.ndarray) -> np.ndarray:

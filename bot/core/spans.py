@@ -9,7 +9,9 @@ the cache, no Python object per sentence), so a question re-tokenises only itsel
 A passage's sentences are those of its paragraphs inside it, then the first sentence of the
 paragraph after it (a quote may reach into it). Inside sentences are stored in passage order
 and their terms, concatenated, are the passage's own (the terms BM25 indexes): the term ids
-are the index's forward index, shared with the postings' build.
+are the index's forward index, shared with the postings' build. Every sentence's token ids
+for the semantic vectors (:mod:`bot.core.semantic`; 2 bytes each) are stored too, so a
+passage's sentence vectors are sums of stored ids, not a tokenisation per question.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from array import array
 from collections import Counter, _count_elements  # type: ignore[attr-defined]
 from collections.abc import Mapping, Sequence
 from operator import attrgetter
@@ -24,6 +27,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from bot.core import semantic
 from bot.core.analysis import Analyzer
 from bot.core.segment import Unit, paragraphs, sentences
 
@@ -130,6 +134,8 @@ class SpanBuilder:
         self.s_tok: list[int] = [0]
         self.s_name: list[int] = [0]
         self.names: list[int] = []  # flat (start, end) pairs, relative to the sentence
+        self.s_piece: list[int] = [0]
+        self.pieces = array("H")  # every sentence's semantic token ids (a 30,522-token vocabulary)
         self.p_sent: list[int] = [0]
         self.p_next: list[int] = []
         self._doc_first = 0  # first sentence of the current document
@@ -158,6 +164,8 @@ class SpanBuilder:
                 for a, b in name_spans(body):
                     self.names += (a, b)
                 self.s_name.append(len(self.names) // 2)
+                self.pieces.extend(semantic.token_ids(body))
+                self.s_piece.append(len(self.pieces))
         self.p_sent.append(len(self.s_start))
         return terms
 
@@ -178,12 +186,15 @@ class SpanBuilder:
         """The sentences as flat arrays (8-byte integers: the index narrows them)."""
         ints = {
             name: np.asarray(getattr(self, name), np.int64)
-            for name in ("s_start", "s_end", "s_para", "s_tok", "s_name", "p_sent", "p_next")
+            for name in (
+                "s_start", "s_end", "s_para", "s_tok", "s_name", "s_piece", "p_sent", "p_next"
+            )
         }
         return {
             **ints,
             "s_flags": np.frombuffer(bytes(self.s_flags), np.uint8),
             "names": np.asarray(self.names, np.int32).reshape(-1, 2),
+            "pieces": np.frombuffer(self.pieces, np.uint16),
         }
 
 
@@ -206,6 +217,8 @@ class Spans:
         "p_sent",
         "p_next",
         "tokens",
+        "s_piece",
+        "pieces",
     )
 
     def __init__(self, arrays: Mapping[str, np.ndarray], segment: HasTerms) -> None:
@@ -243,8 +256,27 @@ class Spans:
                 own = tuple(words[tok[n] - tok[0] : tok[n + 1] - tok[0]])
                 spans = names[at[n] - at[0] : at[n + 1] - at[0]]
                 out.append(sentence(text, start, end, para, own, bits, spans))
-        if nxt == NEXT_LIVE:  # paragraphs are numbered from 1: this is the one after
-            para = paragraphs(text)[int(self.s_para[hi - 1])]
-            s, e = sentences(text, para.start, para.end)[0]
-            out.append(analyse(text, s, e, para.paragraph, analyzer))
+        if nxt == NEXT_LIVE:
+            out.append(analyse(text, *self._live_next(pid, text), analyzer))
         return out, hi - lo
+
+    def vectors(self, pid: int, text: str) -> np.ndarray:
+        """The semantic token sums (:func:`bot.core.semantic.token_sums`) of passage
+        ``pid``'s sentences, those :meth:`passage` returns, one row each."""
+        lo, hi = int(self.p_sent[pid]), int(self.p_sent[pid + 1])
+        nxt = int(self.p_next[pid])
+        rows = np.arange(lo, hi + (nxt >= 0))
+        if nxt >= 0:
+            rows[-1] = nxt
+        out = semantic.sums(self.pieces, self.s_piece[rows], self.s_piece[rows + 1])
+        if nxt == NEXT_LIVE:
+            s, e, _ = self._live_next(pid, text)
+            out = np.concatenate([out, semantic.token_sums([text[s:e]])])
+        return out
+
+    def _live_next(self, pid: int, text: str) -> tuple[int, int, int]:
+        """The span and paragraph of a passage's next sentence that is not stored."""
+        # paragraphs are numbered from 1: this is the one after the passage's last sentence's
+        para = paragraphs(text)[int(self.s_para[int(self.p_sent[pid + 1]) - 1])]
+        s, e = sentences(text, para.start, para.end)[0]
+        return s, e, para.paragraph
