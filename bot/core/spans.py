@@ -187,7 +187,14 @@ class SpanBuilder:
         ints = {
             name: np.asarray(getattr(self, name), np.int64)
             for name in (
-                "s_start", "s_end", "s_para", "s_tok", "s_name", "s_piece", "p_sent", "p_next"
+                "s_start",
+                "s_end",
+                "s_para",
+                "s_tok",
+                "s_name",
+                "s_piece",
+                "p_sent",
+                "p_next",
             )
         }
         return {

@@ -92,6 +92,8 @@ def _broken() -> list[tuple[str, Analysed]]:
         ("a name wider than its sentence", replace(good, names=good.names + n)),
         ("a next sentence out of range", replace(good, p_next=good.p_next + 1000)),
         ("flags out of range", replace(good, s_flags=good.s_flags + 16)),
+        ("an unknown semantic token", replace(good, pieces=good.pieces | np.uint16(0xFFF0))),
+        ("too few semantic offsets", replace(good, s_piece=good.s_piece[:-1])),
     ]
 
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.core import semantic
 from bot.core.analysis import Analyzer
 from bot.core.corpus import default_corpus_dir, load_folder
 from bot.core.index import IndexSettings, SearchIndex, load_or_build
@@ -45,6 +46,9 @@ def check(index: SearchIndex) -> None:
         doc = index.document_of(pid)
         terms = index.analyzer.terms(doc.text, int(index.p_start[pid]), int(index.p_end[pid]))
         assert [t for s in stored[:inside] for t in s.terms] == terms
+        # and its sentences' meaning vectors, summed from stored token ids, are the texts'
+        texts = [doc.text[s.start : s.end] for s in stored]
+        assert np.array_equal(index.vectors(pid), semantic.token_sums(texts))
 
 
 @pytest.mark.parametrize("folder", [default_corpus_dir(), SQUAD], ids=["default", "squad-a"])
@@ -90,3 +94,5 @@ def test_a_next_sentence_not_stored_is_analysed_when_asked():
     expected = [analyse(text, s, e, 1, analyzer) for s, e in sentences(text, 0, paras[0].end)]
     s, e = sentences(text, paras[1].start, paras[1].end)[0]
     assert stored == [*expected, analyse(text, s, e, 2, analyzer)]
+    texts = [text[x.start : x.end] for x in stored]
+    assert np.array_equal(spans.vectors(0, text), semantic.token_sums(texts))
