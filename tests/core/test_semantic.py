@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,8 +31,23 @@ def test_vectors_equal_model2vec_encode() -> None:
         "South Yorkshire Police (SYP) admitted “we got it wrong”.",
     ]
     ours = semantic.unit(semantic.token_sums(texts))
-    theirs = StaticModel.from_pretrained(semantic.MODEL_DIR).encode(texts, normalize=True)
+    theirs = _model().encode(texts, normalize=True)
     np.testing.assert_allclose(ours, theirs, atol=2e-3)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=80) | st.text(alphabet="abcé_-'1", min_size=600, max_size=3000))
+def test_token_ids_are_model2vecs(text: str) -> None:
+    """The tokeniser loaded alone (what a parser process loads) gives model2vec's token
+    ids, unknown tokens dropped, long words cut as it cuts them."""
+    theirs = _model().tokenize(semantic._WORD.findall(text))
+    assert semantic.token_ids(text) == [i for ids in theirs for i in ids]
+    assert all(i < semantic.vocabulary_size() for i in semantic.token_ids(text))
+
+
+@cache
+def _model() -> StaticModel:
+    return StaticModel.from_pretrained(semantic.MODEL_DIR)
 
 
 @settings(max_examples=50, deadline=None)
