@@ -664,8 +664,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "Answer path: Answerer.answer per question (search, candidate windows, models,"
             f" quotes), GC on, the index loaded from its cache file; first pass: each question"
             f" once, as a user waits for it; best of {args.rounds}: each question's fastest of"
-            " that many passes (only sentence vectors are kept between passes, up to"
-            " 20,000 passages')."
+            " that many passes (only the tokeniser's cache of question words is kept"
+            " between passes)."
         )
         print()
     if not speed:
