@@ -311,7 +311,9 @@ def test_a_bad_analysis_from_the_parser_changes_nothing(tmp_path):
 
 def test_another_processs_upload_is_analysed_in_a_parser_process_too(tmp_path, monkeypatch):
     import bot.core.index as index_module
+    import bot.core.library as library_module
 
+    monkeypatch.setattr(library_module, "ANALYSE_HERE_CHARS", 10)  # these texts count as long
     here, there = make_library(tmp_path), make_library(tmp_path)  # two shards, one store
     here.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
 
@@ -325,3 +327,18 @@ def test_another_processs_upload_is_analysed_in_a_parser_process_too(tmp_path, m
     here.add_upload(A, "ships.txt", b"Harbour records from 1850 name every ship.")
     there.reload_server(A)  # the first is cut from its segment, the second analysed apart
     assert there.answerer_for(A).answer("harbour records ships").answered
+
+
+def test_another_processs_short_upload_is_analysed_here_without_a_process(tmp_path, monkeypatch):
+    import bot.core.library as library_module
+
+    here, there = make_library(tmp_path), make_library(tmp_path)  # two shards, one store
+    here.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a parser process was started for a short stored text")
+
+    monkeypatch.setattr(library_module, "ExtractionWorker", refuse)
+    there.reload_server(A)
+    answer = there.answerer_for(A).answer("How many storms did the lighthouse keeper log?")
+    assert answer.answered and answer.results[0].quote.doc_id == "lighthouse-log"
