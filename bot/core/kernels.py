@@ -173,7 +173,8 @@ def search(
     accumulator; a window is skipped whole when its block-max bound (every term's largest
     ``block_max`` among its postings there, times ``idf * count * grow``) cannot beat the
     k-th best (``grow`` 0: no skipping). ``tids``: the query's distinct terms in this segment
-    (-1 if absent); ``positions``: the query's terms in query order, as indexes into them."""
+    (-1 if absent); ``positions``: the query's terms in query order, as indexes into them
+    (each of them at least once)."""
     n = tids.shape[0]
     k = heap_s.shape[0]
     cur = np.empty(n, np.int64)
@@ -220,16 +221,17 @@ def search(
                     cur[j] = _gallop(doc_ids, cur[j], hi[j], end)
                 continue
         for j in range(n):
-            p = cur[j]
-            while p < hi[j] and doc_ids[p] < end:
-                p += 1
-            stop[j] = p
+            stop[j] = -1  # the window's end in its postings, found by its first scoring
         touched = 0
         for q in range(positions.shape[0]):
             j = positions[q]
             w = idf[j]
-            for p in range(cur[j], stop[j]):
+            p = cur[j]
+            last = stop[j] if stop[j] >= 0 else hi[j]
+            while p < last:
                 d = doc_ids[p]
+                if d >= end:
+                    break
                 c = w * tf_weight(float(tfs[p]), float(doc_len[d]), k1, b, avgdl)
                 d -= start
                 if mark[d]:
@@ -239,6 +241,8 @@ def search(
                     acc[d] = c
                     seen[touched] = d
                     touched += 1
+                p += 1
+            stop[j] = p
         for j in range(n):
             cur[j] = stop[j]
         for i in range(touched):
