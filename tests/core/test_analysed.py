@@ -94,6 +94,13 @@ def _broken() -> list[tuple[str, Analysed]]:
         ("flags out of range", replace(good, s_flags=good.s_flags + 16)),
         ("an unknown semantic token", replace(good, pieces=good.pieces | np.uint16(0xFFF0))),
         ("too few semantic offsets", replace(good, s_piece=good.s_piece[:-1])),
+        ("semantic offsets out of order", replace(good, s_piece=good.s_piece[::-1].copy())),
+        ("semantic tokens past the last offset", replace(good, pieces=np.tile(good.pieces, 2))),
+        (
+            "a semantic token wider than 2 bytes",
+            replace(good, pieces=good.pieces.astype(np.int64) + 65536),
+        ),
+        ("semantic tokens not integers", replace(good, pieces=good.pieces.astype(np.float32))),
     ]
 
 
