@@ -272,11 +272,7 @@ def test_uploads_are_analysed_by_the_parser_process_never_by_this_one(tmp_path, 
     from tests.core.test_analysed import arrays
 
     lib = make_library(tmp_path)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("an upload was analysed in the bot's process")
-
-    monkeypatch.setattr(index_module, "analyse", refuse)
+    forbid(monkeypatch, index_module, "analyse", "an upload was analysed in the bot's process")
     lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
     # the server's segment is rebuilt over both: the first is cut from the old segment
     lib.add_upload(
@@ -309,21 +305,36 @@ def test_a_bad_analysis_from_the_parser_changes_nothing(tmp_path):
     assert [e.action for e in lib.store.audit(A)] == ["corpus.add"]
 
 
+def shards_after_an_upload(tmp_path) -> tuple[Library, Library]:
+    """Two libraries on one store (two shards), the first having added the lighthouse log."""
+    here, there = make_library(tmp_path), make_library(tmp_path)
+    here.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    return here, there
+
+
+def forbid(monkeypatch, module, name: str, what: str) -> None:
+    """Make calling ``module.name`` fail the test, saying ``what`` happened."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(what)
+
+    monkeypatch.setattr(module, name, refuse)
+
+
+def assert_quotes_the_log(library: Library) -> None:
+    answer = library.answerer_for(A).answer("How many storms did the lighthouse keeper log?")
+    assert answer.answered and answer.results[0].quote.doc_id == "lighthouse-log"
+
+
 def test_another_processs_upload_is_analysed_in_a_parser_process_too(tmp_path, monkeypatch):
     import bot.core.index as index_module
     import bot.core.library as library_module
 
     monkeypatch.setattr(library_module, "ANALYSE_HERE_CHARS", 10)  # these texts count as long
-    here, there = make_library(tmp_path), make_library(tmp_path)  # two shards, one store
-    here.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a stored document was analysed in the bot's process")
-
-    monkeypatch.setattr(index_module, "analyse", refuse)
+    here, there = shards_after_an_upload(tmp_path)
+    forbid(monkeypatch, index_module, "analyse", "a stored document was analysed in this process")
     there.reload_server(A)
-    answer = there.answerer_for(A).answer("How many storms did the lighthouse keeper log?")
-    assert answer.answered and answer.results[0].quote.doc_id == "lighthouse-log"
+    assert_quotes_the_log(there)
     here.add_upload(A, "ships.txt", b"Harbour records from 1850 name every ship.")
     there.reload_server(A)  # the first is cut from its segment, the second analysed apart
     assert there.answerer_for(A).answer("harbour records ships").answered
@@ -332,13 +343,7 @@ def test_another_processs_upload_is_analysed_in_a_parser_process_too(tmp_path, m
 def test_another_processs_short_upload_is_analysed_here_without_a_process(tmp_path, monkeypatch):
     import bot.core.library as library_module
 
-    here, there = make_library(tmp_path), make_library(tmp_path)  # two shards, one store
-    here.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a parser process was started for a short stored text")
-
-    monkeypatch.setattr(library_module, "ExtractionWorker", refuse)
+    _, there = shards_after_an_upload(tmp_path)
+    forbid(monkeypatch, library_module, "ExtractionWorker", "a parser process was started")
     there.reload_server(A)
-    answer = there.answerer_for(A).answer("How many storms did the lighthouse keeper log?")
-    assert answer.answered and answer.results[0].quote.doc_id == "lighthouse-log"
+    assert_quotes_the_log(there)
