@@ -12,7 +12,9 @@ that keeps false refusals of answerable questions at or under --max-false-refusa
 
 Both are checked first by leave-one-article-out cross-validation (the models never see the
 article they are scored on), so the printed estimates are honest about questions and
-documents nobody here wrote.
+documents nobody here wrote. Everything is done twice: with the semantic features from the
+contextual encoder and from the static word vectors (bot/core/ranking.py says when each is
+used).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from bot.core.ranking import (
     SPAN_FEATURES,
     WEIGHTS_FILE,
     LinearModel,
+    Models,
     Weights,
 )
 
@@ -57,6 +60,7 @@ class Asked:
 
 
 def placeholder() -> Weights:
+    """Weights that score every window 0: only the features are read while fitting."""
     zero = {"intercept": 0.0}
     m = len(SPAN_FEATURES)
     span = LinearModel(
@@ -66,7 +70,8 @@ def placeholder() -> Weights:
     refusal = LinearModel(
         features=list(REFUSAL_FEATURES), mean=[0.0] * n, scale=[1.0] * n, coef=[0.0] * n, **zero
     )
-    return Weights(span=span, refusal=refusal, threshold=0.5)
+    models = Models(span=span, refusal=refusal, threshold=0.5)
+    return Weights(contextual=models, static=models)
 
 
 def collect(answerer: Answerer, questions: list[EvalQuestion], group: str | None) -> list[Asked]:
@@ -179,36 +184,31 @@ def hit_at_1(rows: list[Asked], span: LinearModel) -> float:
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=HERE / "data" / "squad-a")
-    ap.add_argument("--max-false-refusal", type=float, default=0.04)
-    ap.add_argument("--dry-run", action="store_true", help="print, do not write weights.json")
-    ap.add_argument("--no-cv", action="store_true", help="skip the cross-validation")
-    args = ap.parse_args()
-
-    squad_docs = list(load_folder(args.data / "corpus").documents)
-    squad = Answerer(SearchIndex.build(squad_docs), weights=placeholder())
-    questions = load_question_set(args.data / "questions.json").question
-    off = load_question_set(args.data / "off_corpus.json").question
+def fit_models(
+    contextual: bool,
+    squad_index: SearchIndex,
+    own_index: SearchIndex,
+    questions: list[EvalQuestion],
+    off: list[EvalQuestion],
+    own_questions: list[EvalQuestion],
+    args: argparse.Namespace,
+) -> Models:
+    kind = "contextual" if contextual else "static"
+    squad = Answerer(squad_index, weights=placeholder(), contextual=contextual)
     rows = collect(squad, [q for q in questions if q.answerable], None)
     off_rows = collect(squad, off, "off-corpus")
     # The project's own questions about the default corpus (news articles): a second kind of
     # document and of question, so the refusal model is not fitted to one corpus alone.
-    own = Answerer(
-        SearchIndex.build(load_folder(default_corpus_dir()).documents), weights=placeholder()
-    )
-    own_rows = collect(
-        own, load_question_set(ROOT / "tests/data/dev_questions.toml").question, "own"
-    )
+    own = Answerer(own_index, weights=placeholder(), contextual=contextual)
+    own_rows = collect(own, own_questions, "own")
 
     # Leave-one-article-out: span model hit@1 and refusal rates on the held-out article.
     articles = [] if args.no_cv else sorted({r.group for r in rows})
-    print("leave-one-article-out (models fitted without the article they are scored on):")
+    print(f"{kind} vectors, leave-one-article-out (fitted without the article scored on):")
     print("| held-out article | questions | hit@1 | false refusals | off-corpus refused |")
     print("|---|---|---|---|---|")
     totals = np.zeros(4)
-    off_groups = np.arange(len(off_rows)) % len(articles)
+    off_groups = np.arange(len(off_rows)) % max(len(articles), 1)
     for n, article in enumerate(articles):
         train = [r for r in rows if r.group != article]
         test = [r for r in rows if r.group == article]
@@ -237,20 +237,42 @@ def main() -> None:
     ox, oy, _ = refusal_rows(own, own_rows, span)
     refusal = fit_logistic(np.vstack([x, ox]), np.r_[y, oy], own=len(oy))
     threshold = threshold_for(probabilities(refusal, x), y, args.max_false_refusal)
+    print(f"{kind} span model (standardised coefficients):")
+    for name, c in zip(span.features, span.coef, strict=True):
+        print(f"  {name:18} {c:+.3f}  {SPAN_FEATURES[name]}")
+    print(f"{kind} refusal model (standardised coefficients):")
+    for name, c in zip(refusal.features, refusal.coef, strict=True):
+        print(f"  {name:18} {c:+.3f}  {REFUSAL_FEATURES[name]}")
+    print(f"  threshold {threshold:.4f}; fitted-set hit@1 {hit_at_1(rows, span):.3f}\n")
+    return Models(span=span, refusal=refusal, threshold=round(threshold, 4))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=HERE / "data" / "squad-a")
+    ap.add_argument("--max-false-refusal", type=float, default=0.04)
+    ap.add_argument("--dry-run", action="store_true", help="print, do not write weights.json")
+    ap.add_argument("--no-cv", action="store_true", help="skip the cross-validation")
+    args = ap.parse_args()
+
+    squad_index = SearchIndex.build(list(load_folder(args.data / "corpus").documents))
+    own_index = SearchIndex.build(load_folder(default_corpus_dir()).documents)
+    if not (squad_index.contextual and own_index.contextual):
+        raise SystemExit("the corpora must be small enough for contextual vectors")
+    questions = load_question_set(args.data / "questions.json").question
+    off = load_question_set(args.data / "off_corpus.json").question
+    own_questions = load_question_set(ROOT / "tests/data/dev_questions.toml").question
+    fitted = {
+        kind: fit_models(
+            kind == "contextual", squad_index, own_index, questions, off, own_questions, args
+        )
+        for kind in ("contextual", "static")
+    }
     weights = Weights(
-        span=span,
-        refusal=refusal,
-        threshold=round(threshold, 4),
+        **fitted,
         fitted_on="squad-a (answerable + off_corpus) and tests/data/dev_questions.toml, "
         f"by benchmarks/fit_ranking.py, max false refusal {args.max_false_refusal}",
     )
-    print("span model (standardised coefficients):")
-    for name, c in zip(span.features, span.coef, strict=True):
-        print(f"  {name:18} {c:+.3f}  {SPAN_FEATURES[name]}")
-    print("refusal model (standardised coefficients):")
-    for name, c in zip(refusal.features, refusal.coef, strict=True):
-        print(f"  {name:18} {c:+.3f}  {REFUSAL_FEATURES[name]}")
-    print(f"  threshold {threshold:.4f}; fitted-set hit@1 {hit_at_1(rows, span):.3f}")
     if not args.dry_run:
         WEIGHTS_FILE.write_text(json.dumps(weights.model_dump(), indent=1) + "\n")
         print(f"wrote {WEIGHTS_FILE.relative_to(ROOT)}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from bot.core import semantic
+from bot.core import encoder, semantic
 from bot.core.analysis import AnalysisSettings, Analyzer, analyzer_for
 from bot.core.segment import SegmentSettings, paragraphs, passages
 from bot.core.spans import SpanBuilder
@@ -55,7 +55,13 @@ class Analysed:
     p_sent: np.ndarray  # passage j's sentences are p_sent[j]:p_sent[j + 1]
     p_next: np.ndarray
     tokens: np.ndarray
+    s_vec: np.ndarray  # (n, 384) float16: each sentence's contextual vector, or (0, 384)
     terms: tuple[str, ...]
+
+    @property
+    def contextual(self) -> bool:
+        """Every sentence has its contextual vector (:mod:`bot.core.encoder`)."""
+        return len(self.s_vec) == len(self.s_start)
 
     @property
     def passage_lengths(self) -> np.ndarray:
@@ -98,6 +104,7 @@ class Analysed:
             and len(self.s_tok) == len(self.s_name) == len(self.s_piece) == n_sent + 1
             and self.names.ndim == 2
             and self.names.shape[1] == 2
+            and self.s_vec.shape in ((0, encoder.DIMENSIONS), (n_sent, encoder.DIMENSIONS))
         )
         if not lengths_ok:
             raise ValueError("an analysis's arrays disagree in length")
@@ -128,6 +135,8 @@ class Analysed:
             raise ValueError("a token's term is out of range")
         if len(self.pieces) and self.pieces.max() >= semantic.vocabulary_size():
             raise ValueError("a semantic token id is out of range")
+        if len(self.s_vec) and not np.isfinite(self.s_vec).all():
+            raise ValueError("a sentence vector is not finite")
 
 
 _DTYPES = {
@@ -142,9 +151,15 @@ _DTYPES = {
 
 
 def _typed(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each array as its field's type (integers only; a value that does not fit raises)."""
+    """Each array as its field's type (integers, and the vectors as float16; a value that
+    does not fit raises)."""
     out = {}
     for name, a in arrays.items():
+        if name == "s_vec":
+            if a.dtype != np.float16:
+                raise ValueError("an analysis's s_vec is not float16")
+            out[name] = a
+            continue
         if a.dtype.kind not in "iu":
             raise ValueError(f"an analysis's {name} is not integers")
         dtype = np.dtype(_DTYPES.get(name, np.int64))
@@ -159,8 +174,9 @@ def _offsets_into(offsets: np.ndarray, total: int, name: str) -> None:
         raise ValueError(f"an analysis's {name} does not count its items in order")
 
 
-def analyse(text: str, analyzer: Analyzer, settings: SegmentSettings) -> Analysed:
-    """Split ``text`` into passages and analyse them (see :mod:`bot.core.spans`)."""
+def analyse(text: str, analyzer: Analyzer, settings: SegmentSettings, contextual: bool) -> Analysed:
+    """Split ``text`` into passages and analyse them (see :mod:`bot.core.spans`);
+    ``contextual``: encode every sentence too (:mod:`bot.core.encoder`)."""
     builder = SpanBuilder(analyzer)
     paras = paragraphs(text)
     units = passages(text, settings)
@@ -171,16 +187,32 @@ def analyse(text: str, analyzer: Analyzer, settings: SegmentSettings) -> Analyse
     vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
     found = operator.itemgetter(*words)(vocab) if len(words) > 1 else [vocab[w] for w in words]
     table = np.asarray([(u.start, u.end, u.paragraph) for u in units], np.int64).reshape(-1, 3)
+    arrays = builder.arrays()
     return Analysed(
         p_start=table[:, 0].copy(),
         p_end=table[:, 1].copy(),
         p_para=table[:, 2].astype(np.int32),
-        **builder.arrays(),
+        **arrays,
         tokens=np.frombuffer(array("i", found), np.int32),
+        s_vec=sentence_vectors(text, arrays["s_start"], arrays["s_end"], contextual),
         terms=tuple(vocab),
     )
 
 
+def sentence_vectors(
+    text: str, starts: np.ndarray, ends: np.ndarray, contextual: bool = True
+) -> np.ndarray:
+    """The contextual vectors of the sentences ``text[starts[i]:ends[i]]`` as stored (float16),
+    or none (a (0, 384) array) unless ``contextual``."""
+    if not contextual:
+        return np.zeros((0, encoder.DIMENSIONS), np.float16)
+    spans = zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(), strict=True)
+    texts = [text[s:e] for s, e in spans]
+    return encoder.encode(texts).astype(np.float16)
+
+
 def analyse_to_bytes(text: str, analysis: AnalysisSettings, segments: SegmentSettings) -> bytes:
-    """:func:`analyse` for another process (the parser's): its arrays as bytes."""
-    return analyse(text, analyzer_for(analysis), segments).to_bytes()
+    """:func:`analyse` for another process (the parser's): its arrays as bytes, with contextual
+    vectors when the text alone is short enough for a segment to have them."""
+    contextual = len(text) <= encoder.MAX_CHARS
+    return analyse(text, analyzer_for(analysis), segments, contextual).to_bytes()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.core import semantic
+from bot.core import encoder, semantic
 from bot.core.index import SearchIndex
 from bot.core.models import Answer, Cited, Document, Quote, Timings
 from bot.core.question import AnswerType, Word, answer_type, clean, content_words
@@ -82,7 +82,7 @@ class _Passage:
     terms: frozenset[str]
     sentences: tuple[Sentence, ...]
     inside: int  # how many of ``sentences`` lie in the passage
-    vectors: np.ndarray  # each sentence's summed token vectors (bot.core.semantic)
+    vectors: np.ndarray  # each sentence's vector (SearchIndex.vectors)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,22 +120,29 @@ class Answerer:
         index: SearchIndex,
         settings: AnswerSettings | None = None,
         weights: Weights | None = None,
+        contextual: bool | None = None,
     ) -> None:
+        """``contextual``: the semantic features from the contextual encoder (by default
+        when the index holds its vectors), else from the static word vectors."""
         self.index = index
         self.settings = settings or AnswerSettings()
-        self.weights = weights or load_weights()
+        self.contextual = index.contextual if contextual is None else contextual
+        if self.contextual and not index.contextual:
+            raise ValueError("this index holds no contextual vectors")
+        self.models = (weights or load_weights()).models(self.contextual)
+        self._embed = encoder.embed if self.contextual else semantic.embed
         self._paragraphs: dict[str, list[Unit]] = {}
 
     @property
     def threshold(self) -> float:
         s = self.settings.min_confidence
-        return self.weights.threshold if s is None else s
+        return self.models.threshold if s is None else s
 
     def answer(self, question: str, k: int | None = None) -> Answer:
         t0 = time.perf_counter()
         cands = self.candidates(check_question(question, self.settings))
         k = k or self.settings.quotes
-        scores = self.weights.span.score(cands.features) if cands.windows else np.zeros(0)
+        scores = self.models.span.score(cands.features) if cands.windows else np.zeros(0)
         order = sorted(range(len(scores)), key=lambda i: -scores[i])
         confidence = self.confidence(cands, scores, order)
         answered = bool(order) and confidence >= self.threshold
@@ -174,7 +181,7 @@ class Answerer:
         asked = {w.surface.casefold() for w in words}
         pairs = _pairs(words)
         rarest = max(words, key=lambda w: w.weight) if words else None
-        meaning = semantic.embed(question)
+        meaning = self._embed(question)
         windows: list[Window] = []
         vectors: list[np.ndarray] = []
         rows: list[list[float]] = []
@@ -302,7 +309,7 @@ class Answerer:
         if not order:
             return 0.0
         x = np.asarray([self.refusal_features(cands, scores, order)])
-        return sigmoid(float(self.weights.refusal.score(x)[0]))
+        return sigmoid(float(self.models.refusal.score(x)[0]))
 
     # -- documents, paragraphs, passages -----------------------------------------------
 
@@ -344,7 +351,7 @@ class Answerer:
             frozenset(itertools.chain.from_iterable(s.terms for s in sents[:inside])),
             tuple(sents),
             inside,
-            self.index.vectors(pid),
+            self.index.vectors(pid, self.contextual),
         )
 
     # -- choosing and grouping quotes --------------------------------------------------

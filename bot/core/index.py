@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from bot.core import semantic
-from bot.core.analysed import Analysed, analyse
+from bot.core import encoder, semantic
+from bot.core.analysed import Analysed, analyse, sentence_vectors
 from bot.core.analysis import AnalysisSettings, analyzer_for
 from bot.core.atomic import write_atomic
 from bot.core.bm25 import BM25Index, BM25Settings, Segment, narrow
@@ -37,7 +37,7 @@ from bot.core.spans import Sentence, Spans
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 PASSAGE_ARRAYS = ("p_doc", "p_start", "p_end", "p_para")
 ALIGN = 64
 MAGIC = b"VBTMIDX2"  # 8 bytes at the start of every cache file
@@ -198,10 +198,18 @@ class SearchIndex:
             vocab.update(on.vocab)
         parts: dict[str, list[np.ndarray]] = defaultdict(list)
         counts: dict[str, list[int]] = defaultdict(list)  # of each document: its passages, ...
+        # contextual vectors up to a size, and not on a base without them (a view joining it
+        # could not use them: bot.core.answers)
+        contextual = sum(len(d.text) for d in documents) <= encoder.MAX_CHARS and (
+            base is None or base.contextual
+        )
         for i, doc in enumerate(documents):
             a = known(doc) if known is not None else None
             if a is None:
-                a = analyse(doc.text, analyzer, settings.passages)
+                a = analyse(doc.text, analyzer, settings.passages, contextual)
+            if contextual:  # (an analysis made for a larger segment has no vectors)
+                vec = a.s_vec if a.contextual else sentence_vectors(doc.text, a.s_start, a.s_end)
+                parts["s_vec"].append(vec)
             terms = a.terms
             ids = (
                 operator.itemgetter(*terms)(vocab) if len(terms) > 1 else [vocab[t] for t in terms]
@@ -222,6 +230,8 @@ class SearchIndex:
             name: np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype)
             for name, dtype in _BUILT.items()
         }
+        no_vectors = np.zeros((0, encoder.DIMENSIONS), np.float16)
+        s_vec = np.concatenate(parts["s_vec"]) if parts["s_vec"] else no_vectors
         # number every document's sentences, tokens and names after the documents before it
         per_passage, per_sentence = counts["passages"], counts["sentences"]
         first = {
@@ -255,6 +265,7 @@ class SearchIndex:
             "names": cat["names"].reshape(-1, 2),
             "pieces": cat["pieces"],
             "tokens": narrow(np.asarray(term_ids), np.uint16),  # 2 bytes under 65,536 terms
+            "s_vec": s_vec,
         }
         key = cache_key(documents, settings, base)
         return cls(
@@ -300,6 +311,7 @@ class SearchIndex:
             p_sent=np.asarray(sp.p_sent[lo : hi + 1], np.int64) - s_lo,
             p_next=np.where(p_next >= 0, p_next - s_lo, p_next),
             tokens=rank[inverse.reshape(-1)].astype(np.int32),
+            s_vec=np.array(sp.s_vec[s_lo:s_hi] if sp.contextual else sp.s_vec[:0]),
             terms=tuple(seg.terms[t] for t in ids[order].tolist()),
         )
 
@@ -356,12 +368,18 @@ class SearchIndex:
         doc = part.document_of(i)
         return part.spans.passage(i, doc.text, part.analyzer)
 
-    def vectors(self, i: int) -> np.ndarray:
-        """The semantic token sums of passage ``i``'s sentences (those :meth:`sentences`
-        returns), one row each, from the stored token ids."""
+    @cached_property
+    def contextual(self) -> bool:
+        """Every segment holds its sentences' contextual vectors (:mod:`bot.core.encoder`):
+        the semantic features use them, else the static ones (:mod:`bot.core.semantic`)."""
+        return all(s.spans is not None and s.spans.contextual for s in self.segments)
+
+    def vectors(self, i: int, contextual: bool) -> np.ndarray:
+        """The vectors of passage ``i``'s sentences (those :meth:`sentences` returns), one
+        row each: contextual, or the static token sums."""
         part, i = self._part_of(i)
         assert part.spans is not None
-        return part.spans.vectors(i, part.document_of(i).text)
+        return part.spans.vectors(i, part.document_of(i).text, contextual)
 
     def _part_of(self, i: int) -> tuple[SearchIndex, int]:
         """The segment holding passage ``i``, and its number there."""
@@ -495,6 +513,7 @@ def cache_key(
     h = hashlib.sha256()
     h.update(json.dumps({"format": FORMAT_VERSION, **settings.model_dump(mode="json")}).encode())
     h.update(f"\0tokeniser\0{semantic.fingerprint()}".encode())  # the stored token ids'
+    h.update(f"\0encoder\0{encoder.fingerprint()}\0{encoder.MAX_CHARS}".encode())  # vectors'
     if base is not None:  # its term ids are the base's
         h.update(f"\0base\0{base.key}".encode())
     for doc in documents:

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from bot.core import collection as folders
-from bot.core import semantic
+from bot.core import encoder, semantic
 from bot.core.analysed import Analysed, analyse_to_bytes
 from bot.core.analysis import analyzer_for
 from bot.core.answers import Answerer, AnswerSettings
@@ -163,6 +163,7 @@ class Library:
         """(Re)read every collection (folders and the store) and rebuild every view."""
         compile_kernels()  # here, off the event loop, rather than at the first question
         semantic.load()  # likewise the word vectors (about 0.4 s)
+        encoder.load()  # and the sentence encoder (about 0.2 s)
         analyzer_for(self.index_settings.analysis).terms("and the lemmatiser's word lists")
         with self._write:
             collections: dict[str, Collection] = {}

@@ -17,9 +17,9 @@ AnswerType = Literal["number", "date", "entity"]
 MIN_PREFIX = 5  # shortest stem that may stand for a longer or shorter corpus term
 MIN_FUZZY = 6  # shortest unknown word matched to a corpus term one edit away (a typo)
 
-# Discord markup that is not part of the question: user, role and channel mentions, and a
-# leading "@Name" (a mention typed as text).
-_MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>|^\s*@\S+")
+# Discord markup that is not part of the question: user, role and channel mentions, @everyone
+# and @here, and a leading "@Name" (a mention typed as text).
+_MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>|@(?:everyone|here)\b|^\s*@\S+")
 
 # What kind of answer a question asks for. A preference for spans holding such a thing, never
 # a filter; the first pattern that matches anywhere in the question decides.
@@ -56,7 +56,8 @@ class Word:
 
 
 def clean(question: str) -> str:
-    """The question without Discord mentions, white space collapsed."""
+    """The question without Discord mentions (@everyone and @here too), white space
+    collapsed."""
     return " ".join(_MENTIONS.sub(" ", question).split())
 
 

@@ -2,7 +2,9 @@
 
 Both are fitted on public data by ``benchmarks/fit_ranking.py`` (squad-a and the project's own
 question sets) and committed as ``weights.json`` beside this file; every feature has a
-one-line reason below, so a score can be explained.
+one-line reason below, so a score can be explained. They are fitted twice: with the semantic
+features from the contextual encoder (:mod:`bot.core.encoder`, indexes of up to its
+``MAX_CHARS``) and from the static word vectors (:mod:`bot.core.semantic`, larger ones).
 
 * The **span model** scores each candidate quote (a window of one or two sentences) of the
   passages BM25 found; the best-scoring window of a passage is its quote, and quotes are shown
@@ -43,7 +45,7 @@ SPAN_FEATURES: dict[str, str] = {
     "phrases": "share of the question's adjacent word pairs the window holds side by side",
     "rarest": "the window holds the question's rarest word",
     "word_share": "share of the question's words the window holds, each counted once",
-    "semantic": "closeness in meaning of window and question (cosine of static word vectors)",
+    "semantic": "closeness in meaning of window and question (cosine of sentence vectors)",
     "semantic_relative": "the window's closeness in meaning minus the closest window's",
 }
 
@@ -85,21 +87,33 @@ class LinearModel(BaseModel):
         return z @ np.asarray(self.coef) + self.intercept
 
 
-class Weights(BaseModel):
+class Models(BaseModel):
+    """The span model, the refusal model and its threshold, fitted together."""
+
     model_config = ConfigDict(frozen=True)
 
     span: LinearModel
     refusal: LinearModel
     threshold: float  # refuse below this probability
-    fitted_on: str = ""
 
     @model_validator(mode="after")
-    def _known_features(self) -> Weights:
+    def _known_features(self) -> Models:
         if self.span.features != list(SPAN_FEATURES):
             raise ValueError("span model features differ from SPAN_FEATURES: refit")
         if self.refusal.features != list(REFUSAL_FEATURES):
             raise ValueError("refusal model features differ from REFUSAL_FEATURES: refit")
         return self
+
+
+class Weights(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    contextual: Models  # semantic features from the contextual encoder
+    static: Models  # from the static word vectors
+    fitted_on: str = ""
+
+    def models(self, contextual: bool) -> Models:
+        return self.contextual if contextual else self.static
 
 
 @cache

@@ -27,7 +27,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from bot.core import semantic
+from bot.core import encoder, semantic
 from bot.core.analysis import Analyzer
 from bot.core.segment import Unit, paragraphs, sentences
 
@@ -226,12 +226,18 @@ class Spans:
         "tokens",
         "s_piece",
         "pieces",
+        "s_vec",
     )
 
     def __init__(self, arrays: Mapping[str, np.ndarray], segment: HasTerms) -> None:
         for name in self.ARRAYS:
             setattr(self, name, arrays[name])
         self.segment = segment  # its terms (by id) are the tokens' (read when needed)
+
+    @property
+    def contextual(self) -> bool:
+        """Every sentence has its contextual vector (``s_vec``, :mod:`bot.core.encoder`)."""
+        return len(self.s_vec) == len(self.s_start)
 
     @property
     def nbytes(self) -> int:
@@ -267,18 +273,23 @@ class Spans:
             out.append(analyse(text, *self._live_next(pid, text), analyzer))
         return out, hi - lo
 
-    def vectors(self, pid: int, text: str) -> np.ndarray:
-        """The semantic token sums (:func:`bot.core.semantic.token_sums`) of passage
-        ``pid``'s sentences, those :meth:`passage` returns, one row each."""
+    def vectors(self, pid: int, text: str, contextual: bool) -> np.ndarray:
+        """Passage ``pid``'s sentences' vectors (float32, those :meth:`passage` returns, one
+        row each): contextual (:mod:`bot.core.encoder`; only if :attr:`contextual`), or the
+        static token sums (:func:`bot.core.semantic.token_sums`)."""
         lo, hi = int(self.p_sent[pid]), int(self.p_sent[pid + 1])
         nxt = int(self.p_next[pid])
         rows = np.arange(lo, hi + (nxt >= 0))
         if nxt >= 0:
             rows[-1] = nxt
-        out = semantic.sums(self.pieces, self.s_piece[rows], self.s_piece[rows + 1])
+        if contextual:
+            out = self.s_vec[rows].astype(np.float32)
+        else:
+            out = semantic.sums(self.pieces, self.s_piece[rows], self.s_piece[rows + 1])
         if nxt == NEXT_LIVE:
             s, e, _ = self._live_next(pid, text)
-            out = np.concatenate([out, semantic.token_sums([text[s:e]])])
+            live = encoder.encode if contextual else semantic.token_sums
+            out = np.concatenate([out, live([text[s:e]])])
         return out
 
     def _live_next(self, pid: int, text: str) -> tuple[int, int, int]:

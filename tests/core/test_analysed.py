@@ -68,7 +68,7 @@ def test_documents_cut_from_a_cached_segment_rebuild_it_exactly(tmp_path):
     analyzer = analyzer_for(SETTINGS.analysis)
     cut = {d.id: loaded.analysed(i) for i, d in enumerate(loaded.documents)}
     for doc in DEFAULT:
-        assert same(cut[doc.id], analyse(doc.text, analyzer, SETTINGS.passages))
+        assert same(cut[doc.id], analyse(doc.text, analyzer, SETTINGS.passages, True))
     # in another order, as when a collection loses a document
     docs = list(reversed(DEFAULT))
     rebuilt = SearchIndex.build(docs, known=lambda d: cut[d.id])
@@ -101,6 +101,10 @@ def _broken() -> list[tuple[str, Analysed]]:
             replace(good, pieces=good.pieces.astype(np.int64) + 65536),
         ),
         ("semantic tokens not integers", replace(good, pieces=good.pieces.astype(np.float32))),
+        ("sentence vectors too narrow", replace(good, s_vec=good.s_vec[:, :100].copy())),
+        ("a sentence without its vector", replace(good, s_vec=good.s_vec[:-1])),
+        ("a vector not finite", replace(good, s_vec=np.full_like(good.s_vec, np.inf))),
+        ("vectors not float16", replace(good, s_vec=good.s_vec.astype(np.float32))),
     ]
 
 
@@ -111,7 +115,8 @@ def test_an_inconsistent_analysis_is_refused(what, bad):
 
 
 def test_an_analysis_of_another_text_or_not_an_analysis_is_refused():
-    assert same(sent(TEXT), analyse(TEXT, analyzer_for(SETTINGS.analysis), SETTINGS.passages))
+    analyzer = analyzer_for(SETTINGS.analysis)
+    assert same(sent(TEXT), analyse(TEXT, analyzer, SETTINGS.passages, True))
     good = analyse_to_bytes(TEXT, SETTINGS.analysis, SETTINGS.passages)
     with pytest.raises(ValueError, match="outside the text"):
         Analysed.from_bytes(good, TEXT[:20])

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core import semantic
+from bot.core import encoder, semantic
 from bot.core.analysis import Analyzer
 from bot.core.corpus import default_corpus_dir, load_folder
 from bot.core.index import IndexSettings, SearchIndex, load_or_build
@@ -48,7 +48,10 @@ def check(index: SearchIndex) -> None:
         assert [t for s in stored[:inside] for t in s.terms] == terms
         # and its sentences' meaning vectors, summed from stored token ids, are the texts'
         texts = [doc.text[s.start : s.end] for s in stored]
-        assert np.array_equal(index.vectors(pid), semantic.token_sums(texts))
+        assert np.array_equal(index.vectors(pid, False), semantic.token_sums(texts))
+        if index.contextual and pid % 5 == 0:  # (a sample: encoding takes a while)
+            stored_vectors = encoder.encode(texts).astype(np.float16).astype(np.float32)
+            assert np.array_equal(index.vectors(pid, True), stored_vectors)
 
 
 @pytest.mark.parametrize("folder", [default_corpus_dir(), SQUAD], ids=["default", "squad-a"])
@@ -87,7 +90,8 @@ def test_a_next_sentence_not_stored_is_analysed_when_asked():
     builder = SpanBuilder(analyzer)
     terms = builder.passage(text, paras, paras[0].start, paras[0].end)
     builder.end_document()  # the next paragraph's sentences were never stored
-    arrays = {**builder.arrays(), "tokens": np.arange(len(terms))}
+    no_vectors = np.zeros((0, encoder.DIMENSIONS), np.float16)
+    arrays = {**builder.arrays(), "tokens": np.arange(len(terms)), "s_vec": no_vectors}
     spans = Spans(arrays, SimpleNamespace(terms=terms))
     stored, inside = spans.passage(0, text, analyzer)
     assert inside == 2
@@ -95,4 +99,18 @@ def test_a_next_sentence_not_stored_is_analysed_when_asked():
     s, e = sentences(text, paras[1].start, paras[1].end)[0]
     assert stored == [*expected, analyse(text, s, e, 2, analyzer)]
     texts = [text[x.start : x.end] for x in stored]
-    assert np.array_equal(spans.vectors(0, text), semantic.token_sums(texts))
+    assert np.array_equal(spans.vectors(0, text, False), semantic.token_sums(texts))
+
+
+def test_a_large_segment_keeps_static_vectors_and_so_does_a_view_joining_it(monkeypatch):
+    docs = load_folder(default_corpus_dir()).documents
+    small = SearchIndex.build(docs[:1])
+    monkeypatch.setattr(encoder, "MAX_CHARS", len(docs[1].text) - 1)
+    large = SearchIndex.build(docs[1:2])
+    assert small.contextual and small.spans is not None and small.spans.s_vec.shape[1] == 384
+    assert not large.contextual and large.spans is not None and len(large.spans.s_vec) == 0
+    assert not SearchIndex.join([small, large]).contextual
+    assert SearchIndex.join([small, small]).contextual
+    # a segment on a base without vectors gets none: a view joining the two could not use them
+    assert SearchIndex.build(docs[:1], base=small).contextual
+    assert not SearchIndex.build(docs[:1], base=large).contextual

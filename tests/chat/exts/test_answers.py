@@ -108,11 +108,13 @@ async def test_unanswerable_question_gets_the_fixed_reply(running):
 
 async def test_mentions_in_questions_ping_nobody(running):
     double, _ = running
-    _, _, edit = await ask(double, "<@123> what did @everyone **Michael Lockwood** say?")
+    asked = "<@123> what did @everyone and @mods **Michael Lockwood** say?"
+    _, _, edit = await ask(double, asked)
     assert edit.json["allowed_mentions"] == NO_PINGS
     title = edit.json["embeds"][0]["title"]
-    assert "\\@everyone" in title and "\\*\\*Michael" in title
-    assert "<@123>" not in title  # a mention of the bot is not part of the question
+    assert "\\@mods" in title and "\\*\\*Michael" in title
+    # mentions of the bot and of everyone are not part of the question
+    assert "<@123>" not in title and "everyone" not in title
 
 
 async def test_search_pages_survive_a_restart_and_belong_to_the_searcher(answerer: Answerer):
