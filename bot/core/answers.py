@@ -302,6 +302,8 @@ class Answerer:
             float(f[col("answer_type")]),
             math.log1p(len(words)),
             float(f[col("semantic")]),
+            # (the best quote's wording may be diluted, a long sentence quoting someone)
+            float(cands.features[:, col("semantic")].max()),
         ]
 
     def confidence(self, cands: Candidates, scores: np.ndarray, order: Sequence[int]) -> float:

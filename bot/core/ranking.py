@@ -60,6 +60,7 @@ REFUSAL_FEATURES: dict[str, str] = {
     "answer_type": "the best quote holds the kind of answer the question asks for",
     "log_words": "log of the number of content words in the question",
     "semantic": "closeness in meaning of the best quote and the question",
+    "semantic_max": "the closest in meaning any candidate quote comes to the question",
 }
 
 
