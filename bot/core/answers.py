@@ -206,7 +206,7 @@ class Answerer:
                     ):
                         continue
                     window = sents[i : j + 1]
-                    if any(s.truncated for s in window):
+                    if any(s.furniture for s in window) or _label(window):
                         continue
                     tf = window[0].tf if j == i else window[0].tf + window[1].tf
                     matched = [w for w in words if any(t in tf for t in w.terms)]
@@ -480,6 +480,14 @@ def _proximity(window: Sequence[Sentence], matched: Sequence[Word]) -> float:
         if len(last) == len(matched):
             best = min(best, pos - min(last.values()) + 1)
     return len(matched) / best if best else 0.0
+
+
+LABEL_WORDS = 6  # a fragment of fewer words, alone, is a heading or label: it claims nothing
+
+
+def _label(window: Sequence[Sentence]) -> bool:
+    """A window that is only a heading, caption or label: no quote on its own."""
+    return len(window) == 1 and not window[0].is_sentence and len(window[0].terms) < LABEL_WORDS
 
 
 def _pairs(words: Sequence[Word]) -> list[frozenset[tuple[str, str]]]:

@@ -24,8 +24,8 @@ MODEL_DIR = Path(__file__).with_name("data") / "minilm-onnx"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # what the model was trained on; longer sentences are cut
 # A segment of more text keeps only static vectors: encoding costs ~2.5 ms a sentence (about
-# 10 s of one core at this size, some 250 pages) and storing them 768 bytes a sentence.
-MAX_CHARS = 500_000
+# 18 s of one core at this size, some 500 pages) and storing them 768 bytes a sentence.
+MAX_CHARS = 1_000_000
 
 
 @cache

@@ -33,7 +33,13 @@ from bot.core.segment import Unit, paragraphs, sentences
 
 SENTENCE_ENDS = (".", "!", "?", "…", ":")
 _CLOSERS = "\"'”’)]"
-_TRUNCATED = re.compile(r"\w(\.\.\.|…)[\"'”’)\]]*$")  # "…driving im..." : cut off mid-word
+# Page furniture, never a quote: text cut off mid-word ("…driving im...", a teaser), or a
+# link's label ("Read more: …", "Related: …", "See also: …").
+_FURNITURE = re.compile(
+    r"\w(\.\.\.|…)[\"'”’)\]]*$|^\W*(read more|related( articles?| stories)?|see also|"
+    r"more on this( story)?|recommended)\s*:",
+    re.I,
+)
 # A quantity: digits that are not a year, or a number word.
 _NUMBER = re.compile(
     r"\d+(?:[.,]\d+)*%?(?<!\b1\d{3})(?<!\b20\d{2})(?!\d)|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
@@ -49,7 +55,7 @@ _DATE = re.compile(
 _CAPITALISED = re.compile(r"(?<=[\s(“\"'‘])[A-Z][\w'’-]*")
 
 # Bits of a sentence's flags.
-NUMBER, DATE, IS_SENTENCE, TRUNCATED = 1, 2, 4, 8
+NUMBER, DATE, IS_SENTENCE, FURNITURE = 1, 2, 4, 8
 
 _NONE: frozenset[str] = frozenset()
 _END = attrgetter("end")
@@ -70,7 +76,7 @@ class Sentence(NamedTuple):
     date: bool
     names: frozenset[str]  # capitalised words past the sentence's first, case-folded
     is_sentence: bool  # ends like a sentence (not a headline, caption or link)
-    truncated: bool  # ends cut off mid-word: page furniture, never a quote
+    furniture: bool  # cut off mid-word, or a link's label: page furniture, never a quote
 
 
 def flags(body: str) -> int:
@@ -78,7 +84,7 @@ def flags(body: str) -> int:
         NUMBER * bool(_NUMBER.search(body))
         | DATE * bool(_DATE.search(body))
         | IS_SENTENCE * body.rstrip(_CLOSERS).endswith(SENTENCE_ENDS)
-        | TRUNCATED * bool(_TRUNCATED.search(body))
+        | FURNITURE * bool(_FURNITURE.search(body))
     )
 
 
@@ -87,9 +93,9 @@ def name_spans(body: str) -> list[tuple[int, int]]:
     return [m.span() for m in _CAPITALISED.finditer(body)]
 
 
-# (number, date, is_sentence, truncated) of each value of a sentence's flags
+# (number, date, is_sentence, furniture) of each value of a sentence's flags
 _FLAGS = tuple(
-    (bool(f & NUMBER), bool(f & DATE), bool(f & IS_SENTENCE), bool(f & TRUNCATED))
+    (bool(f & NUMBER), bool(f & DATE), bool(f & IS_SENTENCE), bool(f & FURNITURE))
     for f in range(16)
 )
 
@@ -99,7 +105,7 @@ def sentence(
 ) -> Sentence:
     tf: Counter[str] = Counter()
     _count_elements(tf, terms)
-    number, date, is_sentence, truncated = _FLAGS[bits]
+    number, date, is_sentence, furniture = _FLAGS[bits]
     return Sentence(
         start,
         end,
@@ -110,7 +116,7 @@ def sentence(
         date,
         frozenset([text[start + a : start + b].casefold() for a, b in names]) if names else _NONE,
         is_sentence,
-        truncated,
+        furniture,
     )
 
 

@@ -221,6 +221,15 @@ def test_cut_off_teasers_are_never_quoted(answerer):
                 assert not quote.text.rstrip().endswith(("...", "…")), quote.text
 
 
+def test_links_to_other_pages_are_never_quoted(answerer):
+    # the default corpus holds "Read more: <another article's headline>" lines
+    assert any("Read more:" in d.text for d in answerer.index.documents)
+    for question in ("Rotherham", "Did anyone get fired over the Rotherham scandal?"):
+        for cited in answerer.answer(question, k=5).results:
+            for quote in (cited.quote, *cited.also_in):
+                assert not quote.text.startswith("Read more"), quote.text
+
+
 def test_a_quote_may_reach_the_answer_in_the_next_paragraph():
     docs = make_docs(
         ["Inspectors published their report on the town's hospital.\n\nNine wards failed it."]
