@@ -211,8 +211,13 @@ def sentence_vectors(
     return encoder.encode(texts).astype(np.float16)
 
 
-def analyse_to_bytes(text: str, analysis: AnalysisSettings, segments: SegmentSettings) -> bytes:
+def analyse_to_bytes(
+    text: str,
+    analysis: AnalysisSettings,
+    segments: SegmentSettings,
+    budget: int = encoder.MAX_CHARS,
+) -> bytes:
     """:func:`analyse` for another process (the parser's): its arrays as bytes, with contextual
-    vectors when the text alone is short enough for a segment to have them."""
-    contextual = len(text) <= encoder.MAX_CHARS
+    vectors when the text fits ``budget`` (what its segment has left of the encoder's)."""
+    contextual = len(text) <= budget
     return analyse(text, analyzer_for(analysis), segments, contextual).to_bytes()

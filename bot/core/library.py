@@ -188,7 +188,8 @@ class Library:
         with its audit row, then swap the views in. ``check`` sees the server's documents as
         they would be and may refuse them by raising. Raises :class:`IngestError` (or the
         store's or ``check``'s error) and changes nothing on failure."""
-        extracted = extract_isolated(filename, data, self.limits, analyse=self._analyse)
+        analyse = self._analyse_for(guild_id)
+        extracted = extract_isolated(filename, data, self.limits, analyse=analyse)
         return self._add(guild_id, extracted, filename, overrides, user_id, check)
 
     def add_url(
@@ -201,13 +202,22 @@ class Library:
     ) -> Document:
         """Fetch a web page (or PDF) within the limits and add it as :meth:`add_upload` does;
         the document keeps the URL it was fetched from and the date it was retrieved."""
+        analyse = self._analyse_for(guild_id)
         extracted = extract_url(
-            url,
-            self.limits,
-            lambda n, d: extract_isolated(n, d, self.limits, analyse=self._analyse),
+            url, self.limits, lambda n, d: extract_isolated(n, d, self.limits, analyse=analyse)
         )
         hint = urlsplit(str(extracted.meta.url or url)).path.rstrip("/").rsplit("/", 1)[-1]
         return self._add(guild_id, extracted, hint or "page", overrides, user_id, check)
+
+    def _analyse_for(self, guild_id: int) -> Callable[[str], bytes]:
+        """The parser's analysis of an upload to a server: with contextual vectors only if
+        the server's view has them and its segment would stay within the encoder's budget
+        (else they would be thrown away: :meth:`SearchIndex.build`)."""
+        own = self._collections.get(server_collection(guild_id))
+        used = sum(len(d.text) for d in own.documents) if own is not None else 0
+        view = self._views.get(self.view_key(guild_id))
+        budget = encoder.MAX_CHARS - used if view is None or view.contextual else 0
+        return functools.partial(self._analyse, budget=budget)
 
     def _add(
         self,

@@ -123,3 +123,12 @@ def test_an_analysis_of_another_text_or_not_an_analysis_is_refused():
     for junk in (b"", b"not an npz", good[: len(good) // 2]):
         with pytest.raises(ValueError):
             Analysed.from_bytes(junk, TEXT)
+
+
+def test_the_parser_encodes_a_text_only_within_its_budget():
+    def vectors(budget: int) -> int:
+        made = analyse_to_bytes(TEXT, SETTINGS.analysis, SETTINGS.passages, budget=budget)
+        return len(Analysed.from_bytes(made, TEXT).s_vec)
+
+    assert vectors(len(TEXT)) == len(sent(TEXT).s_start) > 0
+    assert vectors(len(TEXT) - 1) == 0

@@ -288,7 +288,31 @@ def test_uploads_are_analysed_by_the_parser_process_never_by_this_one(tmp_path, 
     assert arrays(own) == arrays(SearchIndex.build(list(own.documents), base=operator))
 
 
-def bad_analysis(text: str) -> bytes:
+def test_an_upload_is_encoded_in_the_parser_only_within_the_servers_budget(tmp_path, monkeypatch):
+    import bot.core.index as index_module
+    from bot.core import encoder
+    from bot.core.corpus import default_corpus_dir, load_folder
+
+    operator_chars = sum(len(d.text) for d in load_folder(default_corpus_dir()).documents)
+    monkeypatch.setattr(encoder, "MAX_CHARS", operator_chars)  # the operator's segment fits
+    lib = make_library(tmp_path)
+    forbid(monkeypatch, index_module, "sentence_vectors", "an upload was encoded here")
+    assert lib._analyse_for(A).keywords["budget"] == operator_chars
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    assert lib.answerer_for(A).contextual  # encoded by the parser process
+    # what the server's segment has left: a text longer is not encoded (it would not be used)
+    left = operator_chars - len(lib.store.documents(A)[0].text)
+    assert lib._analyse_for(A).keywords["budget"] == left
+    ships = b"Harbour records from 1850 name every ship. " * (operator_chars // 40)
+    lib.add_upload(A, "ships.txt", ships, {"title": "Ships"})
+    answerer = lib.answerer_for(A)  # over the budget: static vectors, nothing encoded here
+    assert not answerer.contextual and answerer.answer("harbour records ships").answered
+    assert lib._analyse_for(A).keywords["budget"] == 0  # its view is static now
+    lib.add_upload(B, "log.txt", LIGHTHOUSE)
+    assert lib.answerer_for(B).contextual  # each server has its own budget
+
+
+def bad_analysis(text: str, budget: int = 0) -> bytes:
     """A parser process's analysis that is no analysis (module level: pickled by name)."""
     return b"not an analysis"
 
