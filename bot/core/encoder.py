@@ -23,9 +23,16 @@ import numpy as np
 MODEL_DIR = Path(__file__).with_name("data") / "minilm-onnx"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # what the model was trained on; longer sentences are cut
-# A segment of more text keeps only static vectors: encoding costs ~2.5 ms a sentence (about
+# A segment of more text keeps only static vectors: encoding costs ~2.9 ms a sentence (about
 # 18 s of one core at this size, some 500 pages) and storing them 768 bytes a sentence.
 MAX_CHARS = 1_000_000
+# An upload is encoded by its parser process up to this length (~5 s: well within the
+# parser's time limit, which encoding counts against); a longer one leaves its server's
+# segment without contextual vectors until the segment is next built from scratch.
+UPLOAD_CHARS = 250_000
+# A document brought to a segment already analysed but without vectors is encoded where the
+# segment is built only up to this length (~0.4 s), else the segment goes without.
+HERE_CHARS = 20_000
 
 
 @cache

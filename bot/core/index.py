@@ -198,16 +198,13 @@ class SearchIndex:
             vocab.update(on.vocab)
         parts: dict[str, list[np.ndarray]] = defaultdict(list)
         counts: dict[str, list[int]] = defaultdict(list)  # of each document: its passages, ...
-        # contextual vectors up to a size, and not on a base without them (a view joining it
-        # could not use them: bot.core.answers)
-        contextual = sum(len(d.text) for d in documents) <= encoder.MAX_CHARS and (
-            base is None or base.contextual
-        )
+        given = [known(doc) if known is not None else None for doc in documents]
+        contextual = _contextual(documents, given, base)
         for i, doc in enumerate(documents):
-            a = known(doc) if known is not None else None
+            a = given[i]
             if a is None:
                 a = analyse(doc.text, analyzer, settings.passages, contextual)
-            if contextual:  # (an analysis made for a larger segment has no vectors)
+            if contextual:  # (a short document brought without vectors is encoded here)
                 vec = a.s_vec if a.contextual else sentence_vectors(doc.text, a.s_start, a.s_end)
                 parts["s_vec"].append(vec)
             terms = a.terms
@@ -455,6 +452,22 @@ class SearchIndex:
         segment = Segment.from_arrays(arrays, None if base is None else base.bm25.segments[0])
         bm25 = BM25Index([segment], settings.bm25)
         return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment), base)
+
+
+def _contextual(
+    documents: Sequence[Document], given: Sequence[Analysed | None], base: SearchIndex | None
+) -> bool:
+    """Whether a segment gets contextual vectors: its text within the encoder's budget, its
+    base (if any) with them too (a view joining the two could not use them), and no document
+    brought already analysed without them unless short enough to encode here."""
+    return (
+        sum(len(d.text) for d in documents) <= encoder.MAX_CHARS
+        and (base is None or base.contextual)
+        and all(
+            a is None or a.contextual or len(d.text) <= encoder.HERE_CHARS
+            for d, a in zip(documents, given, strict=True)
+        )
+    )
 
 
 def _offsets(values: np.ndarray) -> np.ndarray:

@@ -212,11 +212,13 @@ class Library:
     def _analyse_for(self, guild_id: int) -> Callable[[str], bytes]:
         """The parser's analysis of an upload to a server: with contextual vectors only if
         the server's view has them and its segment would stay within the encoder's budget
-        (else they would be thrown away: :meth:`SearchIndex.build`)."""
+        (else they would be thrown away: :meth:`SearchIndex.build`), and the upload is no
+        longer than an upload may be to be encoded (``encoder.UPLOAD_CHARS``)."""
         own = self._collections.get(server_collection(guild_id))
         used = sum(len(d.text) for d in own.documents) if own is not None else 0
         view = self._views.get(self.view_key(guild_id))
-        budget = encoder.MAX_CHARS - used if view is None or view.contextual else 0
+        left = min(encoder.MAX_CHARS - used, encoder.UPLOAD_CHARS)
+        budget = left if view is None or view.contextual else 0
         return functools.partial(self._analyse, budget=budget)
 
     def _add(

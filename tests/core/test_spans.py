@@ -114,3 +114,20 @@ def test_a_large_segment_keeps_static_vectors_and_so_does_a_view_joining_it(monk
     # a segment on a base without vectors gets none: a view joining the two could not use them
     assert SearchIndex.build(docs[:1], base=small).contextual
     assert not SearchIndex.build(docs[:1], base=large).contextual
+
+
+def test_a_document_brought_without_vectors_is_encoded_here_only_if_short(monkeypatch):
+    from bot.core.analysed import analyse as analyse_document
+
+    docs = load_folder(default_corpus_dir()).documents
+    settings = IndexSettings()
+    plain = {
+        d.id: analyse_document(d.text, Analyzer(settings.analysis), settings.passages, False)
+        for d in docs
+    }
+    assert not any(a.contextual for a in plain.values())
+    here = SearchIndex.build(docs, settings, known=lambda d: plain[d.id])
+    assert here.contextual  # each is short: encoded where the segment is built
+    assert here.spans is not None and len(here.spans.s_vec) == len(here.spans.s_start)
+    monkeypatch.setattr(encoder, "HERE_CHARS", min(len(d.text) for d in docs) - 1)
+    assert not SearchIndex.build(docs, settings, known=lambda d: plain[d.id]).contextual
