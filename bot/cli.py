@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.config import Config, ConfigError, find_config, load_config
-from bot.core.answers import Answerer, QuestionError, check_question
+from bot.core.answers import Answerer, QuestionError, check_question, prepare
 from bot.core.corpus import CorpusError, load_folder
 from bot.core.evaluate import evaluate, load_question_set
 from bot.core.library import Library, OpenCorpus, open_corpus
@@ -310,6 +310,7 @@ def cmd_check(args: argparse.Namespace, out: Console) -> int:
 def cmd_eval(args: argparse.Namespace, out: Console) -> int:
     questions = load_question_set(args.file)
     opened = _open(args, out)
+    prepare()  # (what the first question would load is not its time)
     report = evaluate(opened.answerer.answer, questions)
     n_ans = sum(q.answerable for q in questions.question)
     title = Text(f"{args.file} ({len(questions.question)} questions)")

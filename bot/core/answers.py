@@ -26,6 +26,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core import encoder, semantic
+from bot.core.bm25 import compile_kernels
 from bot.core.index import SearchIndex
 from bot.core.models import Answer, Cited, Document, Quote, Timings
 from bot.core.question import AnswerType, Word, answer_type, clean, content_words
@@ -50,6 +51,14 @@ class AnswerSettings(BaseModel):
         default=0.45, ge=0.0, le=1.0, description="word overlap (Jaccard) for 'also in'"
     )
     max_question_chars: int = Field(default=500, ge=10, le=4000)
+
+
+def prepare() -> None:
+    """Compile the search kernels and load the vectors and the sentence encoder now (about
+    1 s the first time), rather than at the first question."""
+    compile_kernels()
+    semantic.load()
+    encoder.load()
 
 
 class QuestionError(ValueError):

@@ -28,11 +28,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict
 
 from bot.core import collection as folders
-from bot.core import encoder, semantic
+from bot.core import encoder
 from bot.core.analysed import Analysed, analyse_to_bytes
 from bot.core.analysis import analyzer_for
-from bot.core.answers import Answerer, AnswerSettings
-from bot.core.bm25 import compile_kernels
+from bot.core.answers import Answerer, AnswerSettings, prepare
 from bot.core.collection import server_collection
 from bot.core.corpus import CorpusIssue, LoadedCorpus, default_corpus_dir, load_folder
 from bot.core.fetch import extract_url
@@ -161,9 +160,7 @@ class Library:
 
     def load(self) -> None:
         """(Re)read every collection (folders and the store) and rebuild every view."""
-        compile_kernels()  # here, off the event loop, rather than at the first question
-        semantic.load()  # likewise the word vectors (about 0.4 s)
-        encoder.load()  # and the sentence encoder (about 0.2 s)
+        prepare()  # here, off the event loop, rather than at the first question
         analyzer_for(self.index_settings.analysis).terms("and the lemmatiser's word lists")
         with self._write:
             collections: dict[str, Collection] = {}
