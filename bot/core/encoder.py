@@ -24,8 +24,9 @@ MODEL_DIR = Path(__file__).with_name("data") / "minilm-onnx"
 DIMENSIONS = 384
 MAX_TOKENS = 256  # what the model was trained on; longer sentences are cut
 # A segment of more text keeps only static vectors: encoding costs ~2.9 ms a sentence (about
-# 18 s of one core at this size, some 500 pages) and storing them 768 bytes a sentence.
-MAX_CHARS = 1_000_000
+# 36 s of one core at this size, some 1,000 pages, once: segments are cached) and storing
+# them 768 bytes a sentence (~10 MB).
+MAX_CHARS = 2_000_000
 # An upload is encoded by its parser process up to this length (~5 s: well within the
 # parser's time limit, which encoding counts against); a longer one leaves its server's
 # segment without contextual vectors until the segment is next built from scratch.
