@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -24,7 +25,8 @@ from bot.core.library import Library, OpenCorpus, open_corpus
 from bot.core.models import Answer, Document, DocumentMeta, Quote
 from bot.store import Store, StoreError
 
-PROGRESS_MIN_DOCUMENTS = 200
+PROGRESS_MIN_DOCUMENTS = 200  # a build over this many documents shows a progress bar ...
+PROGRESS_AFTER_SECONDS = 1.0  # ... as does any build still running after this long
 NO_ANSWER = "No passage in the corpus answers that."
 
 
@@ -162,10 +164,12 @@ def _open(args: argparse.Namespace, out: Console, config: Config | None = None) 
     if folder is not None and not folder.is_dir():
         raise CliError(f"corpus folder not found: {folder}")
     bar: Progress | None = None
+    started = time.monotonic()
 
     def progress(done: int, total: int) -> None:
         nonlocal bar
-        if total < PROGRESS_MIN_DOCUMENTS:
+        slow = time.monotonic() - started > PROGRESS_AFTER_SECONDS
+        if total < PROGRESS_MIN_DOCUMENTS and not slow:
             return
         if bar is None:
             bar = Progress(console=Console(stderr=True), transient=True)
