@@ -1,4 +1,5 @@
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -359,3 +360,39 @@ def test_a_reader_that_stops_early_gets_no_error(tmp_path):
     err = listing.stderr.read().decode()
     listing.wait(timeout=60)
     assert "error" not in err and "Traceback" not in err and "Exception" not in err, err
+
+
+class _Bar:
+    """Stands in for rich's progress bar, recording what it is told."""
+
+    shown: ClassVar[list["_Bar"]] = []
+
+    def __init__(self, **kwargs) -> None:
+        self.total = self.completed = 0
+        self.task_ids = [0]
+        _Bar.shown.append(self)
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def add_task(self, name: str, total: int) -> int:
+        self.total = total
+        return 0
+
+    def update(self, task: int, completed: int) -> None:
+        self.completed = completed
+
+
+def test_a_slow_index_build_shows_its_progress_and_a_quick_one_does_not(monkeypatch, tmp_path):
+    import bot.cli as cli
+
+    monkeypatch.setattr(cli, "Progress", _Bar)
+    _Bar.shown = []
+    assert main(["index"]) == 0  # two documents, built within the second
+    assert _Bar.shown == []
+    monkeypatch.setattr(cli, "PROGRESS_AFTER_SECONDS", -1.0)  # as if it were slow
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "another-cache"))  # built again
+    assert main(["index"]) == 0
+    (bar,) = _Bar.shown
+    assert bar.total == 2 and bar.completed == 2
