@@ -353,6 +353,8 @@ class BM25Index:
         one = len(self.segments) == 1
         self.vocab: Mapping[str, int] = self.segments[0].vocab if one else Vocabulary(segments)
         self._okapi_floor = self._okapi_epsilon() if settings.idf == "okapi" else 0.0
+        # tf_weight by (length, tf) at this average length, for the search kernel (64 KiB)
+        self._weights = kernels.weight_table(settings.k1, settings.b, self.avgdl)
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]], settings: BM25Settings) -> BM25Index:
@@ -483,6 +485,7 @@ class BM25Index:
                 s.k1,
                 s.b,
                 self.avgdl,
+                self._weights,
                 grow,
                 seg.n_docs,
                 base,

@@ -6,7 +6,9 @@
   document ids at a time, term after term, into a small accumulator that stays in cache; a
   window whose block-max bound (per 64 postings, the largest term-frequency weight) cannot
   beat the k-th best so far is skipped whole. Skipping never changes the result: a window is
-  skipped only when every document in it scores strictly less than the k-th best.
+  skipped only when every document in it scores strictly less than the k-th best. Weights
+  come from a table (:func:`weight_table`, the same doubles); queries with many postings per
+  window (common words) are scored without a branch per posting.
 * :func:`sum_rows`: sums of a table's rows by runs of ids (texts' vectors from their tokens',
   :mod:`bot.core.semantic`), without gathering the rows first.
 
@@ -144,6 +146,24 @@ def add_scores(out, doc_ids, tfs, doc_len, lo, hi, idf, k1, b, avgdl, base):
 
 
 WINDOW = 4096  # documents scored together in a cache-resident accumulator
+# A query whose terms have this many postings per window on average (all terms together,
+# repeats counted) is scored densely: no branch per posting, then a pass over the window.
+DENSE = 512
+# Term-frequency weights looked up (tf < TABLE_TF, length < TABLE_LEN) in a table made with
+# tf_weight itself: exactly the same doubles, without its two divisions.
+TABLE_TF = 8
+TABLE_LEN = 1024
+
+
+@njit(cache=True, nogil=True)
+def weight_table(k1, b, avgdl):
+    """``tf_weight(tf, length)`` at index ``length * TABLE_TF + tf`` (0 for tf 0), for
+    :func:`search`: one per index (its average length), 64 KiB."""
+    out = np.zeros(TABLE_LEN * TABLE_TF)
+    for dl in range(TABLE_LEN):
+        for tf in range(1, TABLE_TF):
+            out[dl * TABLE_TF + tf] = tf_weight(float(tf), float(dl), k1, b, avgdl)
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -160,6 +180,7 @@ def search(
     k1,
     b,
     avgdl,
+    table,
     grow,
     n_docs,
     base,
@@ -174,7 +195,15 @@ def search(
     ``block_max`` among its postings there, times ``idf * count * grow``) cannot beat the
     k-th best (``grow`` 0: no skipping). ``tids``: the query's distinct terms in this segment
     (-1 if absent); ``positions``: the query's terms in query order, as indexes into them
-    (each of them at least once)."""
+    (each of them at least once); ``table``: :func:`weight_table` at ``k1, b, avgdl``.
+
+    Sparse queries find a document's first posting in a window by a mark (a branch per
+    posting) and list the touched documents. Dense ones (``DENSE``; only with positive
+    idfs, so that every touched document scores above 0) add every posting's contribution
+    without a branch into an accumulator that is zero outside this, then read the whole
+    window, eight documents at a time, for those that can enter the heap. Both add the
+    same contributions in the same order (``0.0 + c`` is ``c``), so scores are the same.
+    Indexes are cast to unsigned integers, which spares numba's check for negative ones."""
     n = tids.shape[0]
     k = heap_s.shape[0]
     cur = np.empty(n, np.int64)
@@ -191,8 +220,13 @@ def search(
             hi[j] = indptr[t + 1]
         scale[j] = idf[j] * count[j] * grow
     acc = np.zeros(WINDOW)
+    # Dense queries (many postings per window): scored without a branch per posting.
+    expected = 0
+    for q in range(positions.shape[0]):
+        expected += hi[positions[q]] - cur[positions[q]]
+    dense = grow > 0.0 and expected * WINDOW >= DENSE * max(n_docs, 1)
     mark = np.zeros(WINDOW, np.bool_)
-    seen = np.empty(WINDOW, np.int64)
+    seen = np.empty(WINDOW, np.uint64)
     threshold = heap_s[0] if size == k else -np.inf
     while True:
         first = np.int64(n_docs)
@@ -223,6 +257,56 @@ def search(
         for j in range(n):
             stop[j] = -1  # the window's end in its postings, found by its first scoring
         touched = 0
+        if dense:
+            # no branch per posting: the accumulator is zero outside this, and the touched
+            # documents are those with a positive score (every idf is positive)
+            for q in range(positions.shape[0]):
+                j = positions[q]
+                w = idf[j]
+                p = cur[j]
+                last = stop[j] if stop[j] >= 0 else hi[j]
+                while p < last:
+                    d = doc_ids[p]
+                    if d >= end:
+                        break
+                    tf = np.uint64(tfs[p])
+                    dl = np.uint64(doc_len[np.uint64(d)])
+                    if tf < TABLE_TF and dl < TABLE_LEN:
+                        c = w * table[dl * np.uint64(TABLE_TF) + tf]
+                    else:
+                        c = w * tf_weight(float(tf), float(dl), k1, b, avgdl)
+                    acc[np.uint64(d - start)] += c
+                    p += 1
+                stop[j] = p
+            for j in range(n):
+                cur[j] = stop[j]
+            least = heap_s[0] if size == k else 0.0
+            for g in range(0, WINDOW, 8):
+                m = max(
+                    max(max(acc[g], acc[g + 1]), max(acc[g + 2], acc[g + 3])),
+                    max(max(acc[g + 4], acc[g + 5]), max(acc[g + 6], acc[g + 7])),
+                )
+                if m < least or m <= 0.0:
+                    continue
+                for d in range(g, g + 8):
+                    s = acc[d]
+                    if s > 0.0 and s >= least:
+                        doc = start + d + base
+                        if size < k:
+                            heap_s[size] = s
+                            heap_d[size] = doc
+                            _sift_up(heap_s, heap_d, size)
+                            size += 1
+                        elif _worse(heap_s[0], heap_d[0], s, doc):
+                            heap_s[0] = s
+                            heap_d[0] = doc
+                            _sift_down(heap_s, heap_d, size, 0)
+                        if size == k:
+                            least = heap_s[0]
+            acc[:] = 0.0
+            if size == k:
+                threshold = heap_s[0]
+            continue
         for q in range(positions.shape[0]):
             j = positions[q]
             w = idf[j]
@@ -232,24 +316,29 @@ def search(
                 d = doc_ids[p]
                 if d >= end:
                     break
-                c = w * tf_weight(float(tfs[p]), float(doc_len[d]), k1, b, avgdl)
-                d -= start
-                if mark[d]:
-                    acc[d] += c
+                tf = np.uint64(tfs[p])
+                dl = np.uint64(doc_len[np.uint64(d)])
+                if tf < TABLE_TF and dl < TABLE_LEN:
+                    c = w * table[dl * np.uint64(TABLE_TF) + tf]
                 else:
-                    mark[d] = True
-                    acc[d] = c
-                    seen[touched] = d
+                    c = w * tf_weight(float(tf), float(dl), k1, b, avgdl)
+                r = np.uint64(d - start)
+                if mark[r]:
+                    acc[r] += c
+                else:
+                    mark[r] = True
+                    acc[r] = c
+                    seen[touched] = r
                     touched += 1
                 p += 1
             stop[j] = p
         for j in range(n):
             cur[j] = stop[j]
         for i in range(touched):
-            d = seen[i]
-            mark[d] = False
-            s = acc[d]
-            doc = start + d + base
+            r = seen[i]
+            mark[r] = False
+            s = acc[r]
+            doc = start + np.int64(r) + base
             if size < k:
                 heap_s[size] = s
                 heap_d[size] = doc

@@ -4,6 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
+from bot.core import kernels
 from bot.core.bm25 import BM25Index, BM25Settings, Segment
 
 words = st.sampled_from([f"w{i}" for i in range(25)])
@@ -168,3 +169,39 @@ def test_block_max_pruning_is_exact_on_a_zipf_corpus(idf):
         for k in (1, 10):
             expected = ranked(index.get_scores(query), matching, k)
             assert index.top(query, k) == expected
+
+
+@pytest.mark.parametrize("idf", ["lucene", "okapi"])
+def test_dense_queries_and_weights_past_the_table_are_exact(idf):
+    # Passages longer than the weight table's lengths and words repeated more often than its
+    # term frequencies; queries of common words (scored densely: without a branch per
+    # posting) and of rarer ones (sparsely), over several windows: rank-bm25's top-10, bit
+    # for bit in okapi mode, and the full sort's in both.
+    rng = np.random.default_rng(11)
+    lengths = np.where(
+        rng.random(9000) < 0.05, rng.integers(1030, 1300, 9000), rng.integers(3, 40, 9000)
+    )
+    docs = [[f"w{r}" for r in np.minimum(rng.zipf(1.25, size=n), 3000)] for n in lengths]
+    for d in docs[::97]:
+        d.extend(["w7"] * int(rng.integers(kernels.TABLE_TF, 20)))
+    # rare words (scored sparsely) in long passages only, and many times in a few passages
+    for i in np.flatnonzero(lengths > 1000)[::3].tolist():
+        docs[i].append("long")
+    for d in docs[5::450]:
+        d.extend(["often"] * int(rng.integers(kernels.TABLE_TF, 20)))
+    index = BM25Index.build(docs, BM25Settings(idf=idf))
+    reference = BM25Okapi(docs) if idf == "okapi" else None
+    modes = set()
+    drawn = [
+        [f"w{r}" for r in np.minimum(rng.zipf(1.15, size=rng.integers(1, 5)), 3000)]
+        for _ in range(60)
+    ]
+    for query in [["long"], ["often", "w900"], ["long", "often"], *drawn]:
+        expected_postings = sum(index.df(t) for t in query if t in index.vocab)
+        positive = all(index.term_idf(t) > 0 for t in query if t in index.vocab)
+        modes.add(positive and expected_postings * kernels.WINDOW >= kernels.DENSE * len(docs))
+        matching = {i for i, d in enumerate(docs) if set(d) & set(query)}
+        assert index.top(query, 10) == ranked(index.get_scores(query), matching, 10)
+        if reference is not None:
+            assert index.top(query, 10) == ranked(reference.get_scores(query), matching, 10)
+    assert modes == {True, False}
