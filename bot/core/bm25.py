@@ -353,8 +353,13 @@ class BM25Index:
         one = len(self.segments) == 1
         self.vocab: Mapping[str, int] = self.segments[0].vocab if one else Vocabulary(segments)
         self._okapi_floor = self._okapi_epsilon() if settings.idf == "okapi" else 0.0
-        # tf_weight by (length, tf) at this average length, for the search kernel (64 KiB)
-        self._weights = kernels.weight_table(settings.k1, settings.b, self.avgdl)
+
+    @cached_property
+    def _weights(self) -> np.ndarray:
+        """tf_weight by (length, tf) at this average length, for the search kernel (64 KiB):
+        made at the first search, so a view no one searches (of a thousand servers') holds
+        none."""
+        return kernels.weight_table(self.settings.k1, self.settings.b, self.avgdl)
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]], settings: BM25Settings) -> BM25Index:
