@@ -1,4 +1,5 @@
-"""Sentence vectors for the ``semantic`` features: how close a quote's meaning is to the
+"""Static sentence vectors for the ``semantic`` features, for indexes too large for the
+contextual encoder (:mod:`bot.core.encoder`): how close a quote's meaning is to the
 question's, so "kids" comes close to "children" where BM25 sees no shared word (phrases with
 no word in common, "fired" and "lost their job", stay far apart: the vectors are per word).
 
