@@ -166,6 +166,16 @@ def weight_table(k1, b, avgdl):
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _weight(tf, dl, table, k1, b, avgdl):
+    """``tf_weight(tf, dl)``, read from ``table`` (:func:`weight_table`) where it holds it."""
+    t = np.uint64(tf)
+    n = np.uint64(dl)
+    if t < TABLE_TF and n < TABLE_LEN:
+        return table[n * np.uint64(TABLE_TF) + t]
+    return tf_weight(float(t), float(n), k1, b, avgdl)
+
+
 @njit(cache=True, nogil=True)
 def search(
     doc_ids,
@@ -269,12 +279,7 @@ def search(
                     d = doc_ids[p]
                     if d >= end:
                         break
-                    tf = np.uint64(tfs[p])
-                    dl = np.uint64(doc_len[np.uint64(d)])
-                    if tf < TABLE_TF and dl < TABLE_LEN:
-                        c = w * table[dl * np.uint64(TABLE_TF) + tf]
-                    else:
-                        c = w * tf_weight(float(tf), float(dl), k1, b, avgdl)
+                    c = w * _weight(tfs[p], doc_len[np.uint64(d)], table, k1, b, avgdl)
                     acc[np.uint64(d - start)] += c
                     p += 1
                 stop[j] = p
@@ -316,12 +321,7 @@ def search(
                 d = doc_ids[p]
                 if d >= end:
                     break
-                tf = np.uint64(tfs[p])
-                dl = np.uint64(doc_len[np.uint64(d)])
-                if tf < TABLE_TF and dl < TABLE_LEN:
-                    c = w * table[dl * np.uint64(TABLE_TF) + tf]
-                else:
-                    c = w * tf_weight(float(tf), float(dl), k1, b, avgdl)
+                c = w * _weight(tfs[p], doc_len[np.uint64(d)], table, k1, b, avgdl)
                 r = np.uint64(d - start)
                 if mark[r]:
                     acc[r] += c
