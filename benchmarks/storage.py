@@ -5,7 +5,7 @@ documents stored, for each backend:
 - add: one document committed with its audit row (and, PostgreSQL, its NOTIFY);
 - propagate: from that commit until another process's library serves the document (a second
   store with its own connections, following changes as the bot does: LISTEN/NOTIFY, or the
-  SQLite poll);
+  SQLite poll; that library already serves the server, as it would since its start);
 - rebuild: a server's documents read from the database, then its index built.
 
 Run from the repository root (needs PostgreSQL's server binaries, as the tests do):
@@ -27,6 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.core import encoder
 from bot.core.answers import AnswerSettings
 from bot.core.collection import server_collection
 from bot.core.index import IndexSettings, load_or_build
@@ -64,6 +65,7 @@ def ms(values: list[float]) -> str:
 
 
 async def measure(target: Path | str, servers: int, docs: int, samples: int) -> dict[str, str]:
+    encoder.forget()  # each backend's builds start cold: the same texts were encoded before
     results: dict[str, str] = {}
     started = time.perf_counter()
     with Store(target) as writer:
@@ -97,6 +99,9 @@ async def measure(target: Path | str, servers: int, docs: int, samples: int) -> 
     for i in range(samples):
         guild = rng.randint(1, servers)
         doc = make_doc(rng, words, guild, 1000 + i)
+        # the follower serves the server already, as after its start (untimed): it then
+        # rebuilds the server's segment from the analyses it holds and the new document's
+        await asyncio.to_thread(follower.reload_server, guild)
         await asyncio.sleep(rng.uniform(0, SQLITE_POLL))  # changes come at random moments
         t0 = time.perf_counter()
         await asyncio.to_thread(writer.add_document, guild, 1, doc)

@@ -92,6 +92,11 @@ def _encode_one(text: str) -> np.ndarray:
     return vector
 
 
+def forget() -> None:
+    """Drop the kept vectors of recent texts (a benchmark comparing cold builds)."""
+    _encode_one.cache_clear()
+
+
 def embed(text: str) -> np.ndarray:
     """The unit vector of one text (the question)."""
     return encode([text])[0]

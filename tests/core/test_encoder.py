@@ -11,7 +11,7 @@ def test_vectors_are_unit_length_and_repeatable():
     first = encoder.encode(texts)
     assert first.shape == (4, encoder.DIMENSIONS) and first.dtype == np.float32
     assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-3)
-    encoder._encode_one.cache_clear()
+    encoder.forget()
     again = np.stack([encoder.embed(t) for t in reversed(texts)])[::-1]
     assert np.array_equal(first, again)  # one at a time or together, cached or not
 
