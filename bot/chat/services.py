@@ -382,6 +382,8 @@ class Services:
             await self._http.close()
         for pool in (self._search, self._db, self._uploads):
             pool.shutdown(wait=False, cancel_futures=True)
+        if self.library is not None:  # (its background encoding)
+            await asyncio.to_thread(self.library.close)
 
 
 def first_sentence(index: SearchIndex, doc_id: str) -> Quote | None:

@@ -5,7 +5,8 @@ time ("lost their job" comes close to "was dismissed", which per-word vectors ca
 The model is an ONNX graph with int8 weights (``data/minilm-onnx``, written from the original
 weights by ``benchmarks/export_encoder.py``), run by onnxruntime on one thread per call: about
 1.3 ms for a question and 2.5 ms for a sentence on this project's 2-core test machine. So
-sentences are encoded once, when a segment is built (:mod:`bot.core.analysed`), and only for
+sentences are encoded once, when a segment is built (:mod:`bot.core.analysed`; the bot's
+library builds a segment without them first and encodes in the background), and only for
 segments of up to :data:`MAX_CHARS` characters; larger ones, and views that join one, use
 the static vectors of :mod:`bot.core.semantic` (the span and refusal models are fitted for
 each kind, :mod:`bot.core.ranking`).
@@ -28,12 +29,9 @@ MAX_TOKENS = 256  # what the model was trained on; longer sentences are cut
 # them 768 bytes a sentence (~10 MB).
 MAX_CHARS = 2_000_000
 # An upload is encoded by its parser process up to this length (~5 s: well within the
-# parser's time limit, which encoding counts against); a longer one leaves its server's
-# segment without contextual vectors until the segment is next built from scratch.
+# parser's time limit, which encoding counts against); a longer one is answered with the
+# static vectors until its server's segment is encoded in the background (bot.core.library).
 UPLOAD_CHARS = 250_000
-# A document brought to a segment already analysed but without vectors is encoded where the
-# segment is built only up to this length (~0.4 s), else the segment goes without.
-HERE_CHARS = 20_000
 
 
 @cache

@@ -182,11 +182,15 @@ class SearchIndex:
         progress: Progress | None = None,
         base: SearchIndex | None = None,
         known: Known | None = None,
+        encode: bool = True,
     ) -> SearchIndex:
         """One segment over ``documents``, assembled from each document's analysis
         (:mod:`bot.core.analysed`): ``known(doc)``'s when it has one (made elsewhere, or cut
         from an earlier segment), else made here. ``base``: a (large) single-segment index
-        whose term numbering this one shares (see :class:`~bot.core.bm25.Segment`)."""
+        whose term numbering this one shares (see :class:`~bot.core.bm25.Segment`).
+        ``encode``: encode here the sentences that come without contextual vectors; if
+        False, a segment whose documents do not all bring theirs is built without
+        (:attr:`unencoded`: its vectors are to be made apart)."""
         settings = settings or IndexSettings()
         analyzer = analyzer_for(settings.analysis)
         on = None if base is None else base.bm25.segments[0]
@@ -199,12 +203,14 @@ class SearchIndex:
         parts: dict[str, list[np.ndarray]] = defaultdict(list)
         counts: dict[str, list[int]] = defaultdict(list)  # of each document: its passages, ...
         given = [known(doc) if known is not None else None for doc in documents]
-        contextual = _contextual(documents, given, base)
+        contextual = _within_budget(documents, base) and (
+            encode or all(a is not None and a.contextual for a in given)
+        )
         for i, doc in enumerate(documents):
             a = given[i]
             if a is None:
                 a = analyse(doc.text, analyzer, settings.passages, contextual)
-            if contextual:  # (a short document brought without vectors is encoded here)
+            if contextual:  # (a document brought without vectors is encoded here)
                 vec = a.s_vec if a.contextual else sentence_vectors(doc.text, a.s_start, a.s_end)
                 parts["s_vec"].append(vec)
             terms = a.terms
@@ -371,6 +377,13 @@ class SearchIndex:
         the semantic features use them, else the static ones (:mod:`bot.core.semantic`)."""
         return all(s.spans is not None and s.spans.contextual for s in self.segments)
 
+    @cached_property
+    def unencoded(self) -> bool:
+        """A single segment built without the contextual vectors its size allows
+        (:meth:`build` with ``encode=False``): they are to be made apart, and it is never
+        cached."""
+        return not self.contextual and _within_budget(self.documents, self.base)
+
     def vectors(self, i: int, contextual: bool) -> np.ndarray:
         """The vectors of passage ``i``'s sentences (those :meth:`sentences` returns), one
         row each: contextual, or the static token sums."""
@@ -454,19 +467,12 @@ class SearchIndex:
         return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment), base)
 
 
-def _contextual(
-    documents: Sequence[Document], given: Sequence[Analysed | None], base: SearchIndex | None
-) -> bool:
-    """Whether a segment gets contextual vectors: its text within the encoder's budget, its
-    base (if any) with them too (a view joining the two could not use them), and no document
-    brought already analysed without them unless short enough to encode here."""
-    return (
-        sum(len(d.text) for d in documents) <= encoder.MAX_CHARS
-        and (base is None or base.contextual)
-        and all(
-            a is None or a.contextual or len(d.text) <= encoder.HERE_CHARS
-            for d, a in zip(documents, given, strict=True)
-        )
+def _within_budget(documents: Sequence[Document], base: SearchIndex | None) -> bool:
+    """Whether a segment is to hold contextual vectors: its text within the encoder's
+    budget, and its base (if any) holding them too (a view joining the two could not use
+    them)."""
+    return sum(len(d.text) for d in documents) <= encoder.MAX_CHARS and (
+        base is None or base.contextual
     )
 
 
@@ -554,17 +560,20 @@ def load_or_build(
     progress: Progress | None = None,
     base: SearchIndex | None = None,
     known: Known | None = None,
+    encode: bool = True,
 ) -> tuple[SearchIndex, bool]:
     """The index for these documents (numbered on ``base``'s terms, if given), from the cache
-    when fresh, else built (from ``known`` analyses where it has them). Returns (index,
-    from_cache)."""
+    when fresh, else built (from ``known`` analyses where it has them; ``encode``: as
+    :meth:`SearchIndex.build`). Returns (index, from_cache). A segment built without the
+    vectors it is to hold (:attr:`SearchIndex.unencoded`) is neither cached nor read from the
+    cache (an earlier release cached some), so the cache holds it once they are made."""
     if cache_dir is not None:
         path = cache_path(cache_dir, documents, settings, base)
         cached = SearchIndex.load(path, documents, settings, base)
-        if cached is not None:
+        if cached is not None and not cached.unencoded:
             return cached, True
-    index = SearchIndex.build(documents, settings, progress, base, known)
-    if cache_dir is not None:
+    index = SearchIndex.build(documents, settings, progress, base, known, encode)
+    if cache_dir is not None and not index.unencoded:
         try:
             index.save(path)
             _prune(cache_dir, keep=path)

@@ -12,12 +12,23 @@ with one assignment, so questions keep being answered from the previous views du
 rebuild, and a failed change leaves them serving. An upload's text is analysed for the index
 by the parser process that extracted it, and a rebuilt segment takes its other documents'
 analyses from the segment it replaces, so a change costs this process only the assembly.
+
+Encoding sentences (:mod:`bot.core.encoder`) costs far more than the rest (1.5 s against
+28 ms for a server of 20 short documents), so a segment whose documents do not all bring
+their vectors is built and served without them first (the static vectors), and encoded in
+the background, one segment after another, on one thread of lower priority
+(:class:`Background`); the contextual segment then takes its place unless the collection
+changed meanwhile, and goes to the index cache.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -46,6 +57,7 @@ from bot.core.ingest import (
 )
 from bot.core.models import Document, DocumentMeta
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 # A stored document this short (another process added it) is analysed here, not in a parser
 # process: about 30 ms under the GIL for 20,000 characters, where starting a process and its
@@ -104,6 +116,69 @@ class Collection:
     server: int | None  # the server owning it, None for the operator's
 
 
+class Stale(Exception):
+    """A background job's work is no longer wanted (its collection changed, or the library
+    closed)."""
+
+
+class Background:
+    """Jobs run one after another, in the order they came, on one thread of its own (started
+    for the first job, ended when none is left) at a lower CPU priority (Linux, where a
+    thread's nice value is its own), so they take what the threads that answer and build
+    leave. A job that raises :class:`Stale` is dropped quietly, any other error logged."""
+
+    NICE = 10  # as the parser processes (bot.core.ingest)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = False
+        self._jobs: deque[Callable[[], None]] = deque()
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def put(self, job: Callable[[], None]) -> None:
+        with self._cond:
+            if self.closed:
+                return
+            self._jobs.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no job is left (or ``timeout`` seconds); whether none is."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._thread is None, timeout)
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Drop the jobs waiting and wait at most ``timeout`` seconds for the one running
+        (it should check :attr:`closed` as it goes; the thread is a daemon thread)."""
+        with self._cond:
+            self.closed = True
+            self._jobs.clear()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        if sys.platform == "linux":
+            with suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.NICE)
+        while True:
+            with self._cond:
+                if self.closed or not self._jobs:
+                    self._thread = None
+                    self._cond.notify_all()
+                    return
+                job = self._jobs.popleft()
+            try:
+                job()
+            except Stale:
+                pass
+            except Exception:
+                log.exception("a background job failed")
+
+
 class Library:
     def __init__(
         self,
@@ -126,6 +201,7 @@ class Library:
         # the view has them), built from that collection's documents at the time.
         self._segments: dict[tuple[str, frozenset[str]], tuple[Collection, SearchIndex]] = {}
         self._write = threading.Lock()
+        self._encoding = Background("encoder")  # segments waiting for their vectors
         self._analyse = functools.partial(
             analyse_to_bytes, analysis=index_settings.analysis, segments=index_settings.passages
         )
@@ -155,6 +231,15 @@ class Library:
 
     def collections(self) -> list[Collection]:
         return list(self._collections.values())
+
+    def wait_encoded(self, timeout: float | None = None) -> bool:
+        """Block until no segment waits for its sentences to be encoded (or ``timeout``
+        seconds); whether none does."""
+        return self._encoding.wait(timeout)
+
+    def close(self) -> None:
+        """Stop encoding in the background (promptly: a segment being encoded is dropped)."""
+        self._encoding.close()
 
     # -- loading and changing (worker threads) -------------------------------------------
 
@@ -210,7 +295,8 @@ class Library:
         """The parser's analysis of an upload to a server: with contextual vectors only if
         the server's view has them and its segment would stay within the encoder's budget
         (else they would be thrown away: :meth:`SearchIndex.build`), and the upload is no
-        longer than an upload may be to be encoded (``encoder.UPLOAD_CHARS``)."""
+        longer than an upload may be to be encoded (``encoder.UPLOAD_CHARS``; a longer one
+        is encoded in the background once it is answerable)."""
         own = self._collections.get(server_collection(guild_id))
         used = sum(len(d.text) for d in own.documents) if own is not None else 0
         view = self._views.get(self.view_key(guild_id))
@@ -287,8 +373,13 @@ class Library:
         changes nothing, and nothing is swapped in that was not committed. ``made``: analyses
         of new documents' texts, by id."""
         collections = {**self._collections, fresh.name: fresh}
-        views = self._views_for(collections, changed=fresh.name, made=made or {})
-        result = commit()
+        segments = dict(self._segments)
+        try:
+            views = self._views_for(collections, changed=fresh.name, made=made or {})
+            result = commit()
+        except BaseException:
+            self._segments = segments  # (so the segments being encoded stay current)
+            raise
         self._publish(collections, views)
         return result
 
@@ -299,12 +390,14 @@ class Library:
     def _analysed_apart(self, coll: Collection) -> Made:
         """Analyses of the collection's documents that no segment holds (another process
         added them), made in a parser process as an upload's is, unless short (then, and for
-        a document the parser fails on, the index is built from an analysis made here)."""
+        a document the parser fails on, the index is built from an analysis made here);
+        without vectors, which are made in the background."""
         known = self._known(coll.name, {})
         new = [d for d in coll.documents if known(d) is None and len(d.text) > ANALYSE_HERE_CHARS]
         made: dict[str, tuple[str, Analysed]] = {}
         if new:
-            with ExtractionWorker(self.limits, target=as_stored, analyse=self._analyse) as worker:
+            analyse = functools.partial(self._analyse, budget=0)
+            with ExtractionWorker(self.limits, target=as_stored, analyse=analyse) as worker:
                 for doc in new:
                     with suppress(IngestError):
                         extracted = worker.extract(f"{doc.id}.txt", doc.text.encode())
@@ -379,15 +472,59 @@ class Library:
     ) -> SearchIndex:
         """The collection's segment, shared by every view; rebuilt only when its documents
         (or the ``base`` whose terms it numbers by) changed, from the analyses ``made``
-        elsewhere and those of its documents already in a segment."""
-        same = self._segments.get((coll.name, hidden))
+        elsewhere and those of its documents already in a segment. Sentences without their
+        contextual vectors are not encoded here: the segment goes without, and is queued to
+        be encoded in the background (:meth:`_encode`)."""
+        key = (coll.name, hidden)
+        same = self._segments.get(key)
         if same is not None and same[0].documents == coll.documents and same[1].base is base:
             return same[1]
         docs = [d for d in coll.documents if d.id not in hidden]
         known = self._known(coll.name, made or {})
-        index, _ = load_or_build(docs, self.index_settings, self.cache_dir, base=base, known=known)
-        self._segments[(coll.name, hidden)] = (coll, index)
+        index, _ = load_or_build(
+            docs, self.index_settings, self.cache_dir, base=base, known=known, encode=False
+        )
+        self._segments[key] = (coll, index)
+        if index.unencoded:
+            self._encoding.put(functools.partial(self._encode, coll, hidden, index, known))
         return index
+
+    def _encode(
+        self, coll: Collection, hidden: frozenset[str], unencoded: SearchIndex, known: Known
+    ) -> None:
+        """(The encoder's thread.) Build the segment ``unencoded`` again with every
+        sentence's contextual vector, from the analyses it was built from (``known``'s, else
+        cut from it), then swap it in (and into the cache) unless it is no longer the
+        collection's: the newer segment has been queued in its turn. Raises :class:`Stale`
+        when it is (or the library closed)."""
+        key = (coll.name, hidden)
+
+        def changed(*_: int) -> None:  # (the build's progress: checked after each document)
+            if self._encoding.closed or self._collections.get(coll.name) is not coll:
+                raise Stale
+
+        def current() -> None:  # (under the write lock: no change is half made)
+            changed()
+            entry = self._segments.get(key)
+            if entry is None or entry[1] is not unencoded:
+                raise Stale
+
+        with self._write:
+            current()
+        at = {d.id: i for i, d in enumerate(unencoded.documents)}
+        index, _ = load_or_build(
+            unencoded.documents,
+            self.index_settings,
+            self.cache_dir,
+            progress=changed,
+            base=unencoded.base,
+            known=lambda doc: known(doc) or unencoded.analysed(at[doc.id]),
+        )
+        with self._write:
+            current()
+            self._segments[key] = (coll, index)
+            views = self._views_for(self._collections, changed=coll.name)
+            self._publish(self._collections, views)
 
     def _known(self, name: str, made: Made) -> Known:
         """A document's analysis when one is at hand: ``made`` for it, or cut from a

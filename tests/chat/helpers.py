@@ -94,6 +94,7 @@ async def open_world(
     store = Store(database or tmp_path / "verbatim.sqlite3")
     library = make_library(store, tmp_path, max_bytes)
     await asyncio.to_thread(library.load)
+    await asyncio.to_thread(library.wait_encoded, 60)  # (the default corpus's vectors)
     return library, store
 
 

@@ -28,6 +28,7 @@ def make_library(tmp_path: Path, extra: list[CollectionSpec] | None = None) -> L
         cache_dir=tmp_path / "cache",
     )
     lib.load()
+    assert lib.wait_encoded(60)  # (the default corpus: its vectors made in the background)
     return lib
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from bot.core import encoder, semantic
 from bot.core.analysis import Analyzer
 from bot.core.corpus import default_corpus_dir, load_folder
-from bot.core.index import IndexSettings, SearchIndex, load_or_build
+from bot.core.index import IndexSettings, SearchIndex, cache_path, load_or_build
 from bot.core.models import Document
 from bot.core.segment import paragraphs, sentences
 from bot.core.spans import Sentence, SpanBuilder, Spans, analyse
@@ -116,7 +116,7 @@ def test_a_large_segment_keeps_static_vectors_and_so_does_a_view_joining_it(monk
     assert not SearchIndex.build(docs[:1], base=large).contextual
 
 
-def test_a_document_brought_without_vectors_is_encoded_here_only_if_short(monkeypatch):
+def test_a_document_brought_without_vectors_is_encoded_here_unless_told_not_to(tmp_path):
     from bot.core.analysed import analyse as analyse_document
 
     docs = load_folder(default_corpus_dir()).documents
@@ -127,7 +127,19 @@ def test_a_document_brought_without_vectors_is_encoded_here_only_if_short(monkey
     }
     assert not any(a.contextual for a in plain.values())
     here = SearchIndex.build(docs, settings, known=lambda d: plain[d.id])
-    assert here.contextual  # each is short: encoded where the segment is built
+    assert here.contextual and not here.unencoded  # encoded where the segment is built
     assert here.spans is not None and len(here.spans.s_vec) == len(here.spans.s_start)
-    monkeypatch.setattr(encoder, "HERE_CHARS", min(len(d.text) for d in docs) - 1)
-    assert not SearchIndex.build(docs, settings, known=lambda d: plain[d.id]).contextual
+    # not encoded here: built without (to be encoded apart), and never cached
+    later, cached = load_or_build(docs, settings, tmp_path, known=plain.get, encode=False)
+    assert not later.contextual and later.unencoded and not cached
+    assert not list(tmp_path.iterdir())
+    # documents that bring their vectors need no encoding
+    brought = {d.id: here.analysed(i) for i, d in enumerate(docs)}
+    whole, _ = load_or_build(docs, settings, tmp_path, known=lambda d: brought[d.id], encode=False)
+    assert whole.contextual and list(tmp_path.iterdir())
+    again, cached = load_or_build(docs, settings, tmp_path, encode=False)
+    assert again.contextual and cached
+    # a segment an earlier release cached without vectors it may hold is built again
+    later.save(cache_path(tmp_path, docs, settings))
+    again, cached = load_or_build(docs, settings, tmp_path)
+    assert again.contextual and not cached
