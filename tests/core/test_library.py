@@ -372,3 +372,129 @@ def test_another_processs_short_upload_is_analysed_here_without_a_process(tmp_pa
     forbid(monkeypatch, library_module, "ExtractionWorker", "a parser process was started")
     there.reload_server(A)
     assert_quotes_the_log(there)
+
+
+# -- contextual vectors made in the background ---------------------------------------------
+
+
+class Gate:
+    """Holds the background encoder (its builds' ``sentence_vectors``) until opened."""
+
+    def __init__(self, monkeypatch) -> None:
+        import bot.core.index as index_module
+
+        self.entered, self.open = threading.Event(), threading.Event()
+        real = index_module.sentence_vectors
+
+        def held(*args, **kwargs):
+            self.entered.set()
+            assert self.open.wait(30), "the test never let the encoder go on"
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(index_module, "sentence_vectors", held)
+
+
+def published_views(lib: Library, guild_id: int, monkeypatch) -> list[tuple[set[str], bool]]:
+    """Every state of the server's view published from now on: its document ids, and
+    whether it is contextual."""
+    seen: list[tuple[set[str], bool]] = []
+    real = lib._publish
+
+    def publish(collections, views):
+        real(collections, views)
+        index = lib.answerer_for(guild_id).index
+        seen.append((set(index.by_id), index.contextual))
+
+    monkeypatch.setattr(lib, "_publish", publish)
+    return seen
+
+
+def test_a_server_answers_before_its_documents_are_encoded_then_contextually(tmp_path, monkeypatch):
+    import bot.core.index as index_module
+    from bot.core.collection import server_collection
+    from bot.core.models import Document
+
+    store = Store(tmp_path / "verbatim.sqlite3")  # another process added them: no vectors
+    text = LIGHTHOUSE.decode()
+    store.add_document(A, None, Document(id="log", collection=server_collection(A), text=text))
+    gate = Gate(monkeypatch)
+    cache = tmp_path / "cache"
+    lib = Library([CollectionSpec(name="default")], store, IndexSettings(), AnswerSettings(), cache)
+    lib.load()  # a first start: nothing cached
+    assert gate.entered.wait(30)  # encoding has begun, in the background
+    answerer = lib.answerer_for(A)
+    assert not answerer.contextual and answerer.answer("lighthouse keeper storms").answered
+    assert not lib.wait_encoded(0.2)
+    gate.open.set()
+    assert lib.wait_encoded(60)
+    answerer = lib.answerer_for(A)  # the operator's segment, then the server's on it
+    assert answerer.contextual and answerer.answer("lighthouse keeper storms").answered
+    assert lib.answerer_for(B).contextual
+    # the vectors reached the index cache: a restart encodes nothing
+    forbid(monkeypatch, index_module, "sentence_vectors", "a restart encoded again")
+    forbid(monkeypatch, index_module, "analyse", "a restart analysed again")
+    again = Library(
+        [CollectionSpec(name="default")], store, IndexSettings(), AnswerSettings(), cache
+    )
+    again.load()
+    assert again.wait_encoded(0) and again.answerer_for(A).contextual
+
+
+def test_a_large_upload_is_answerable_at_once_and_encoded_in_the_background(tmp_path, monkeypatch):
+    from bot.core import encoder
+
+    lib = make_library(tmp_path)
+    monkeypatch.setattr(encoder, "UPLOAD_CHARS", 10)  # the lighthouse log counts as large
+    assert lib._analyse_for(A).keywords["budget"] == 10  # the parser does not encode it
+    gate = Gate(monkeypatch)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    assert gate.entered.wait(30)
+    assert not lib.answerer_for(A).contextual
+    assert_quotes_the_log(lib)
+    gate.open.set()
+    assert lib.wait_encoded(60) and lib.answerer_for(A).contextual
+    assert_quotes_the_log(lib)
+
+
+def test_a_change_while_encoding_drops_the_stale_segment(tmp_path, monkeypatch):
+    from bot.core import encoder
+
+    lib = make_library(tmp_path)
+    monkeypatch.setattr(encoder, "UPLOAD_CHARS", 10)  # uploads reach the encoder unencoded
+    gate = Gate(monkeypatch)
+    seen = published_views(lib, A, monkeypatch)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    assert gate.entered.wait(30)  # the server's segment with the log alone is being encoded
+    ships = b"Harbour records from 1850 name every ship."
+    lib.add_upload(A, "ships.txt", ships, {"title": "Ships"})
+    gate.open.set()
+    assert lib.wait_encoded(60)
+    operator = {d.id for d in lib.answerer_for(None).index.documents}
+    own = [(ids - operator, contextual) for ids, contextual in seen]
+    both = {"lighthouse-log", "ships"}
+    # the log's contextual segment, stale once the ships came, was never published
+    assert own == [({"lighthouse-log"}, False), (both, False), (both, True)], own
+    assert lib.answerer_for(A).answer("harbour records ships").answered
+
+
+def test_closing_with_an_encoding_pending_returns_promptly(tmp_path, monkeypatch):
+    import asyncio
+
+    from bot.chat.services import Services
+    from bot.config import DiscordConfig
+    from bot.core import encoder
+
+    lib = make_library(tmp_path)
+    monkeypatch.setattr(encoder, "UPLOAD_CHARS", 10)
+    gate = Gate(monkeypatch)
+    lib.add_upload(A, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})
+    lib.add_upload(B, "log.txt", LIGHTHOUSE, {"title": "Lighthouse log"})  # (queued)
+    assert gate.entered.wait(30)
+    services = Services(DiscordConfig(), lib.answerer_for, lib)
+    started = time.perf_counter()
+    asyncio.run(services.close())  # the bot's close path, the encoder still held
+    assert time.perf_counter() - started < 2.0
+    gate.open.set()
+    assert lib.wait_encoded(30)  # the one being encoded is dropped, the queued one too
+    assert not lib.answerer_for(A).contextual and not lib.answerer_for(B).contextual
+    assert_quotes_the_log(lib)
