@@ -5,8 +5,12 @@ documents stored, for each backend:
 - add: one document committed with its audit row (and, PostgreSQL, its NOTIFY);
 - propagate: from that commit until another process's library serves the document (a second
   store with its own connections, following changes as the bot does: LISTEN/NOTIFY, or the
-  SQLite poll; that library already serves the server, as it would since its start);
-- rebuild: a server's documents read from the database, then its index built.
+  SQLite poll; that library already serves the server, as it would since its start), and
+  until it serves it with contextual vectors (encoded in the background since they exist);
+- rebuild: a server's documents read from the database, then its index built;
+- first start (SQLite only): a library with no index cache reading ``--start-servers`` of
+  these servers, until every one answers, and until every one answers with contextual
+  vectors.
 
 Run from the repository root (needs PostgreSQL's server binaries, as the tests do):
 
@@ -95,13 +99,14 @@ async def measure(target: Path | str, servers: int, docs: int, samples: int) -> 
 
     task = asyncio.create_task(follow())
     await asyncio.sleep(0.5)
-    adds, propagations = [], []
+    adds, propagations, encoded = [], [], []
     for i in range(samples):
         guild = rng.randint(1, servers)
         doc = make_doc(rng, words, guild, 1000 + i)
         # the follower serves the server already, as after its start (untimed): it then
         # rebuilds the server's segment from the analyses it holds and the new document's
         await asyncio.to_thread(follower.reload_server, guild)
+        await contextual(follower, [guild])  # (its documents encoded, if in the background)
         await asyncio.sleep(rng.uniform(0, SQLITE_POLL))  # changes come at random moments
         t0 = time.perf_counter()
         await asyncio.to_thread(writer.add_document, guild, 1, doc)
@@ -111,9 +116,12 @@ async def measure(target: Path | str, servers: int, docs: int, samples: int) -> 
             await asyncio.sleep(0.001)
         assert doc.id in follower.answerer_for(guild).index.by_id
         propagations.append(arrived[(guild, doc.id)] - t0)
+        await contextual(follower, [guild])
+        encoded.append(time.perf_counter() - t0)
     task.cancel()
     results["add"] = ms(adds)
     results["propagate"] = ms(propagations)
+    results["encoded"] = ms(encoded)
 
     reads, builds = [], []
     for guild in rng.sample(range(1, servers + 1), samples):
@@ -132,13 +140,36 @@ async def measure(target: Path | str, servers: int, docs: int, samples: int) -> 
     return results
 
 
+async def contextual(library: Library, guilds: list[int]) -> None:
+    """Return once every one of these servers is answered with contextual vectors."""
+    while not all(library.answerer_for(g).contextual for g in guilds):
+        await asyncio.sleep(0.001)
+
+
+async def first_start(target: Path, servers: int, docs: int) -> dict[str, str]:
+    """A library's first start (no index cache) over ``servers`` stored servers: seconds
+    until every server answers, and until every one answers with contextual vectors."""
+    encoder.forget()
+    with Store(target) as store:
+        seed(store, servers, docs)
+        library = Library([], store, IndexSettings(), AnswerSettings())
+        t0 = time.perf_counter()
+        await asyncio.to_thread(library.load)
+        t1 = time.perf_counter()
+        await contextual(library, list(range(1, servers + 1)))
+        t2 = time.perf_counter()
+    return {"start": f"{t1 - t0:8.1f} s", "start_encoded": f"{t2 - t0:8.1f} s"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=int, default=1000)
     parser.add_argument("--docs", type=int, default=20)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument("--start-servers", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, running_cluster(durable=True) as cluster:
+        start = asyncio.run(first_start(Path(tmp) / "s.sqlite3", args.start_servers, args.docs))
         sqlite = asyncio.run(
             measure(Path(tmp) / "v.sqlite3", args.servers, args.docs, args.samples)
         )
@@ -149,6 +180,7 @@ def main() -> None:
         ("seed (servers x docs, untimed setup)", "seed"),
         ("add a document (+ audit row)", "add"),
         ("propagate to another process", "propagate"),
+        ("  ... until served with contextual vectors", "encoded"),
         ("rebuild a server: read documents", "read"),
         ("rebuild a server: build its index", "build"),
         ("rebuild a server: total", "rebuild"),
@@ -160,6 +192,11 @@ def main() -> None:
     print(f"{'':40} {'SQLite':>28} {'PostgreSQL':>28}")
     for label, key in rows:
         print(f"{label:40} {sqlite[key]:>28} {postgres[key]:>28}")
+    print(
+        f"first start, no index cache, {args.start_servers} servers (SQLite): every server "
+        f"answers after {start['start'].strip()}, with contextual vectors after "
+        f"{start['start_encoded'].strip()}"
+    )
 
 
 if __name__ == "__main__":
