@@ -23,11 +23,14 @@ changed meanwhile, and goes to the index cache.
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import functools
 import logging
 import os
 import sys
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -36,11 +39,12 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from bot.core import collection as folders
 from bot.core import encoder
-from bot.core.analysed import Analysed, analyse_to_bytes
+from bot.core.analysed import Analysed, analyse_to_bytes, sentence_vectors
 from bot.core.analysis import analyzer_for
 from bot.core.answers import Answerer, AnswerSettings, prepare
 from bot.core.collection import server_collection
@@ -63,6 +67,9 @@ T = TypeVar("T")
 # process: about 30 ms under the GIL for 20,000 characters, where starting a process and its
 # imports takes 0.5-0.9 s.
 ANALYSE_HERE_CHARS = 20_000
+# Sentences encoded in the background between two looks at whether to go on (~50 ms): the
+# process must not exit while onnxruntime runs on another thread (it aborts).
+ENCODE_CHUNK = 16
 Made = Mapping[str, tuple[str, Analysed]]  # document id -> (its text, the text's analysis)
 
 
@@ -125,7 +132,8 @@ class Background:
     """Jobs run one after another, in the order they came, on one thread of its own (started
     for the first job, ended when none is left) at a lower CPU priority (Linux, where a
     thread's nice value is its own), so they take what the threads that answer and build
-    leave. A job that raises :class:`Stale` is dropped quietly, any other error logged."""
+    leave. A job that raises :class:`Stale` is dropped quietly, any other error logged. Every
+    one still open is closed at exit (a job should check :attr:`closed` often)."""
 
     NICE = 10  # as the parser processes (bot.core.ingest)
 
@@ -135,6 +143,7 @@ class Background:
         self._jobs: deque[Callable[[], None]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        _OPEN.add(self)
 
     def put(self, job: Callable[[], None]) -> None:
         with self._cond:
@@ -151,8 +160,8 @@ class Background:
             return self._cond.wait_for(lambda: self._thread is None, timeout)
 
     def close(self, timeout: float = 1.0) -> None:
-        """Drop the jobs waiting and wait at most ``timeout`` seconds for the one running
-        (it should check :attr:`closed` as it goes; the thread is a daemon thread)."""
+        """Drop the jobs waiting and wait at most ``timeout`` seconds for the one running to
+        see :attr:`closed` (the thread is a daemon thread)."""
         with self._cond:
             self.closed = True
             self._jobs.clear()
@@ -177,6 +186,15 @@ class Background:
                 pass
             except Exception:
                 log.exception("a background job failed")
+
+
+_OPEN: weakref.WeakSet[Background] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    for background in list(_OPEN):
+        background.close()
 
 
 class Library:
@@ -499,7 +517,7 @@ class Library:
         when it is (or the library closed)."""
         key = (coll.name, hidden)
 
-        def changed(*_: int) -> None:  # (the build's progress: checked after each document)
+        def changed() -> None:
             if self._encoding.closed or self._collections.get(coll.name) is not coll:
                 raise Stale
 
@@ -509,6 +527,18 @@ class Library:
             if entry is None or entry[1] is not unencoded:
                 raise Stale
 
+        def with_vectors(doc: Document) -> Analysed:
+            analysed = known(doc) or unencoded.analysed(at[doc.id])
+            if analysed.contextual:
+                return analysed
+            vectors = []
+            for lo in range(0, len(analysed.s_start), ENCODE_CHUNK):
+                changed()
+                hi = lo + ENCODE_CHUNK
+                starts, ends = analysed.s_start[lo:hi], analysed.s_end[lo:hi]
+                vectors.append(sentence_vectors(doc.text, starts, ends))
+            return dataclasses.replace(analysed, s_vec=np.concatenate(vectors))
+
         with self._write:
             current()
         at = {d.id: i for i, d in enumerate(unencoded.documents)}
@@ -516,9 +546,8 @@ class Library:
             unencoded.documents,
             self.index_settings,
             self.cache_dir,
-            progress=changed,
             base=unencoded.base,
-            known=lambda doc: known(doc) or unencoded.analysed(at[doc.id]),
+            known=with_vectors,
         )
         with self._write:
             current()

@@ -378,20 +378,20 @@ def test_another_processs_short_upload_is_analysed_here_without_a_process(tmp_pa
 
 
 class Gate:
-    """Holds the background encoder (its builds' ``sentence_vectors``) until opened."""
+    """Holds the background encoder (its ``sentence_vectors``) until opened."""
 
     def __init__(self, monkeypatch) -> None:
-        import bot.core.index as index_module
+        import bot.core.library as library_module
 
         self.entered, self.open = threading.Event(), threading.Event()
-        real = index_module.sentence_vectors
+        real = library_module.sentence_vectors
 
         def held(*args, **kwargs):
             self.entered.set()
             assert self.open.wait(30), "the test never let the encoder go on"
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(index_module, "sentence_vectors", held)
+        monkeypatch.setattr(library_module, "sentence_vectors", held)
 
 
 def published_views(lib: Library, guild_id: int, monkeypatch) -> list[tuple[set[str], bool]]:
@@ -411,6 +411,7 @@ def published_views(lib: Library, guild_id: int, monkeypatch) -> list[tuple[set[
 
 def test_a_server_answers_before_its_documents_are_encoded_then_contextually(tmp_path, monkeypatch):
     import bot.core.index as index_module
+    import bot.core.library as library_module
     from bot.core.collection import server_collection
     from bot.core.models import Document
 
@@ -431,7 +432,8 @@ def test_a_server_answers_before_its_documents_are_encoded_then_contextually(tmp
     assert answerer.contextual and answerer.answer("lighthouse keeper storms").answered
     assert lib.answerer_for(B).contextual
     # the vectors reached the index cache: a restart encodes nothing
-    forbid(monkeypatch, index_module, "sentence_vectors", "a restart encoded again")
+    for module in (index_module, library_module):
+        forbid(monkeypatch, module, "sentence_vectors", "a restart encoded again")
     forbid(monkeypatch, index_module, "analyse", "a restart analysed again")
     again = Library(
         [CollectionSpec(name="default")], store, IndexSettings(), AnswerSettings(), cache
@@ -498,3 +500,35 @@ def test_closing_with_an_encoding_pending_returns_promptly(tmp_path, monkeypatch
     assert lib.wait_encoded(30)  # the one being encoded is dropped, the queued one too
     assert not lib.answerer_for(A).contextual and not lib.answerer_for(B).contextual
     assert_quotes_the_log(lib)
+
+
+def test_a_process_exiting_while_encoding_in_the_background_exits_cleanly(tmp_path):
+    """(Were onnxruntime still running on the encoder's thread at exit, the process would
+    abort.)"""
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        import bot.core.library as L
+        from bot.core.answers import AnswerSettings
+        from bot.core.index import IndexSettings
+        from bot.core.models import Document
+        from bot.store import Store
+        real = L.sentence_vectors
+        def encoding(*args, **kwargs):
+            print("encoding", flush=True)
+            return real(*args, **kwargs)
+        L.sentence_vectors = encoding
+        store = Store(L.Path({str(tmp_path / "verbatim.sqlite3")!r}))
+        text = " ".join(f"Sentence {{n}} of the harbour log." for n in range(20_000))
+        store.add_document({A}, None, Document(id="log", collection="server-{A}", text=text))
+        lib = L.Library([], store, IndexSettings(), AnswerSettings())
+        lib.load()
+        assert lib.answerer_for({A}).answer("harbour log").answered
+        print("answered", flush=True)
+        time.sleep(1.0)  # then exit, never closing the library, mid-document
+    """)
+    path = tmp_path / "exits.py"
+    path.write_text(script)
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "answered" in done.stdout and "encoding" in done.stdout
