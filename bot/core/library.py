@@ -194,7 +194,7 @@ _OPEN: weakref.WeakSet[Background] = weakref.WeakSet()
 @atexit.register
 def _close_all() -> None:
     for background in list(_OPEN):
-        background.close()
+        background.close(timeout=10.0)  # (a chunk of sentences, however busy the machine)
 
 
 class Library:
