@@ -28,9 +28,8 @@ import numpy as np
 from bot.core import encoder, semantic
 from bot.core.analysis import AnalysisSettings, Analyzer, analyzer_for
 from bot.core.segment import SegmentSettings, paragraphs, passages
-from bot.core.spans import SpanBuilder
+from bot.core.spans import FLAG_VALUES, SpanBuilder
 
-FLAG_VALUES = 16  # a sentence's flags are 4 bits (bot.core.spans)
 NEXT_MIN = -2  # p_next: a sentence of the document, or NEXT_NONE (-1) / NEXT_LIVE (-2)
 
 

@@ -141,6 +141,7 @@ class Answerer:
         self.models = (weights or load_weights()).models(self.contextual)
         self._embed = encoder.embed if self.contextual else semantic.embed
         self._paragraphs: dict[str, list[Unit]] = {}
+        self._numbers = frozenset(index.analyzer.terms(NUMBER_WORDS))
 
     @property
     def threshold(self) -> float:
@@ -187,7 +188,13 @@ class Answerer:
         doc_best: dict[int, float] = {}
         for pid, score in hits:
             doc_best.setdefault(int(self.index.p_doc[pid]), score)
-        asked = {w.surface.casefold() for w in words}
+        numbers = self._numbers
+        wanted = Wanted(
+            kind,
+            frozenset(w.surface.casefold() for w in words),
+            frozenset(t for w in words for t in w.terms if t[:1].isdigit() or t in numbers),
+            numbers,
+        )
         pairs = _pairs(words)
         rarest = max(words, key=lambda w: w.weight) if words else None
         meaning = self._embed(question)
@@ -211,7 +218,7 @@ class Answerer:
             for i in range(passage.inside):
                 for j in (i, i + 1):
                     if j >= len(sents) or (
-                        j > i and not _extends(sents[i], sents[j], words, kind, asked)
+                        j > i and not _extends(sents[i], sents[j], words, wanted)
                     ):
                         continue
                     window = sents[i : j + 1]
@@ -234,7 +241,7 @@ class Answerer:
                             bm25 / total,
                             sum(w.weight for w in matched) / total,
                             *passage_row,
-                            float(_holds(window, kind, asked)),
+                            float(wanted.held_by(window)),
                             math.log(end - start),
                             float(j > i),
                             float(not window[-1].is_sentence),
@@ -434,24 +441,17 @@ def _coverage(words: Sequence[Word], terms: frozenset[str]) -> float:
     return sum(w.weight for w in words if any(t in terms for t in w.terms))
 
 
-def _extends(
-    first: Sentence,
-    second: Sentence,
-    words: Sequence[Word],
-    kind: AnswerType | None,
-    asked: set[str],
-) -> bool:
+def _extends(first: Sentence, second: Sentence, words: Sequence[Word], wanted: Wanted) -> bool:
     """A second sentence joins a quote when both are short, or when it adds a question word
     the first lacks, or the kind of answer asked for (a number, a date) the first lacks; never
     with a fragment (a headline, dateline or caption is not part of a statement), nor after a
     sentence that holds neither a question word nor the kind of answer asked for."""
     if not (first.is_sentence and second.is_sentence):
         return False
-    if not any(t in first.tf for w in words for t in w.terms) and not _holds((first,), kind, asked):
+    holds_first = wanted.held_by((first,))
+    if not holds_first and not any(t in first.tf for w in words for t in w.terms):
         return False  # a leading sentence carries the question or its answer
-    if kind == "number" and second.number and not first.number:
-        return True
-    if kind == "date" and second.date and not first.date:
+    if wanted.kind != "entity" and not holds_first and wanted.held_by((second,)):
         return True
     if second.end - first.start <= SHORT_QUOTE:
         return True
@@ -461,15 +461,32 @@ def _extends(
     )
 
 
-def _holds(window: Sequence[Sentence], kind: AnswerType | None, asked: set[str]) -> bool:
-    """Whether the window holds the kind of thing the question asks for."""
-    if kind == "number":
-        return any(s.number for s in window)
-    if kind == "date":
-        return any(s.date for s in window)
-    if kind == "entity":
-        return any(s.names - asked for s in window)
-    return False
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What a question asks for, and what it gives (which is not its answer)."""
+
+    kind: AnswerType | None
+    asked: frozenset[str]  # the question's words, case-folded
+    given: frozenset[str]  # the index terms of the numbers the question holds
+    numbers: frozenset[str]  # the index terms of number words
+
+    def held_by(self, window: Sequence[Sentence]) -> bool:
+        """Whether the window holds the kind of thing the question asks for (a number the
+        question gives, "the three brothers", does not answer "how long")."""
+        kind = self.kind
+        if kind == "entity":
+            return any(s.names - self.asked for s in window)
+        if kind == "date":
+            return any(s.date for s in window)
+        if kind not in ("number", "money") or not any(
+            s.money if kind == "money" else s.number for s in window
+        ):
+            return False
+        return not self.given or any(
+            t not in self.given and (t[:1].isdigit() or t in self.numbers)
+            for s in window
+            for t in s.terms
+        )
 
 
 def _proximity(window: Sequence[Sentence], matched: Sequence[Word]) -> float:
@@ -491,6 +508,10 @@ def _proximity(window: Sequence[Sentence], matched: Sequence[Word]) -> float:
     return len(matched) / best if best else 0.0
 
 
+NUMBER_WORDS = (
+    "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred "
+    "hundreds thousand thousands million millions billion billions"
+)
 LABEL_WORDS = 6  # a fragment of fewer words, alone, is a heading or label: it claims nothing
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from bot.core.index import SearchIndex
 
-AnswerType = Literal["number", "date", "entity"]
+AnswerType = Literal["money", "number", "date", "entity"]
 
 MIN_PREFIX = 5  # shortest stem that may stand for a longer or shorter corpus term
 MIN_FUZZY = 6  # shortest unknown word matched to a corpus term one edit away (a typo)
@@ -34,6 +34,16 @@ _TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
         ),
     ),
     (
+        "money",
+        re.compile(
+            r"\bhow much\b.*\b(costs?|pay|paid|spen[dt]|charged?|worth|earn(ed)?|raised?|sold|"
+            r"price[sd]?)\b|\bhow much money\b|"
+            r"\bwhat (is|was|are|were|will be)?\s?(the )?(\w+ )?(costs?|prices?|budget|fees?)\b|"
+            r"^(?!.*\b(who|what|when|where|which|why|how)\b).*\b(costs?|prices?|budget|fees?)\b",
+            re.I,
+        ),
+    ),
+    (
         "number",
         re.compile(
             r"\bhow (many|much|old|young|long|far|large|big|high|tall|often|fast|heavy|wide)\b|"
@@ -41,8 +51,15 @@ _TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
             re.I,
         ),
     ),
-    ("entity", re.compile(r"\b(who|whom|whose|where|which \w+)\b", re.I)),
+    (
+        "entity",
+        re.compile(r"\b(who|whom|whose|where|which \w+|(the )?name of|called|named)\b", re.I),
+    ),
 )
+
+
+# A question asking for a reason or a manner wants no number, date or name, whatever it holds.
+_REASON = re.compile(r"\W*(why|how (do|does|did|can|could|should|is|are|was|were))\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +79,8 @@ def clean(question: str) -> str:
 
 
 def answer_type(question: str) -> AnswerType | None:
+    if _REASON.match(question):
+        return None
     for kind, pattern in _TYPES:
         if pattern.search(question):
             return kind

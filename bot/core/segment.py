@@ -23,7 +23,7 @@ _ABBREVIATIONS = frozenset(
     """
     mr mrs ms dr prof sr jr st mt no vs etc inc ltd co corp dept gov sgt det insp supt cllr rev
     gen col capt lt cpl pc dc ds di dci dcs jan feb mar apr jun jul aug sep sept oct nov dec fig
-    e.g i.e u.s u.k
+    e.g i.e u.s u.k ca approx cf al vol vols pp ed eds est op esp viz
     """.split()
 )
 

@@ -52,10 +52,16 @@ _DATE = re.compile(
     r"October|November|December|century|centuries|decade)\b",
     re.I,
 )
+# An amount of money: a currency sign or code beside a number, or a number of pounds, dollars...
+_MONEY = re.compile(
+    r"[£$€¥]\s?\d|\d\s?(?:[mb]n?\b|million|billion)?\s?(?:pounds|dollars|euros|yen|"
+    r"USD|GBP|EUR|pence|cents)\b|\b(?:USD|GBP|EUR)\s?\d",
+    re.I,
+)
 _CAPITALISED = re.compile(r"(?<=[\s(“\"'‘])[A-Z][\w'’-]*")
 
 # Bits of a sentence's flags.
-NUMBER, DATE, IS_SENTENCE, FURNITURE = 1, 2, 4, 8
+NUMBER, DATE, IS_SENTENCE, FURNITURE, MONEY = 1, 2, 4, 8, 16
 
 _NONE: frozenset[str] = frozenset()
 _END = attrgetter("end")
@@ -77,6 +83,7 @@ class Sentence(NamedTuple):
     names: frozenset[str]  # capitalised words past the sentence's first, case-folded
     is_sentence: bool  # ends like a sentence (not a headline, caption or link)
     furniture: bool  # cut off mid-word, or a link's label: page furniture, never a quote
+    money: bool
 
 
 def flags(body: str) -> int:
@@ -85,6 +92,7 @@ def flags(body: str) -> int:
         | DATE * bool(_DATE.search(body))
         | IS_SENTENCE * body.rstrip(_CLOSERS).endswith(SENTENCE_ENDS)
         | FURNITURE * bool(_FURNITURE.search(body))
+        | MONEY * bool(_MONEY.search(body))
     )
 
 
@@ -93,11 +101,11 @@ def name_spans(body: str) -> list[tuple[int, int]]:
     return [m.span() for m in _CAPITALISED.finditer(body)]
 
 
-# (number, date, is_sentence, furniture) of each value of a sentence's flags
+# (number, date, is_sentence, furniture, money) of each value of a sentence's flags
 _FLAGS = tuple(
-    (bool(f & NUMBER), bool(f & DATE), bool(f & IS_SENTENCE), bool(f & FURNITURE))
-    for f in range(16)
+    tuple(bool(f & bit) for bit in (NUMBER, DATE, IS_SENTENCE, FURNITURE, MONEY)) for f in range(32)
 )
+FLAG_VALUES = len(_FLAGS)  # a stored sentence's flags are below this
 
 
 def sentence(
@@ -105,7 +113,7 @@ def sentence(
 ) -> Sentence:
     tf: Counter[str] = Counter()
     _count_elements(tf, terms)
-    number, date, is_sentence, furniture = _FLAGS[bits]
+    number, date, is_sentence, furniture, money = _FLAGS[bits]
     return Sentence(
         start,
         end,
@@ -117,6 +125,7 @@ def sentence(
         frozenset([text[start + a : start + b].casefold() for a, b in names]) if names else _NONE,
         is_sentence,
         furniture,
+        money,
     )
 
 

@@ -15,7 +15,7 @@ from bot.core.analysis import analyzer_for
 from bot.core.corpus import default_corpus_dir, load_folder
 from bot.core.index import PASSAGE_ARRAYS, IndexSettings, SearchIndex, load_or_build
 from bot.core.models import Document
-from bot.core.spans import Spans
+from bot.core.spans import FLAG_VALUES, Spans
 
 SETTINGS = IndexSettings()
 DEFAULT = load_folder(default_corpus_dir()).documents
@@ -91,7 +91,7 @@ def _broken() -> list[tuple[str, Analysed]]:
         ("too few token offsets", replace(good, s_tok=good.s_tok[:-1])),
         ("a name wider than its sentence", replace(good, names=good.names + n)),
         ("a next sentence out of range", replace(good, p_next=good.p_next + 1000)),
-        ("flags out of range", replace(good, s_flags=good.s_flags + 16)),
+        ("flags out of range", replace(good, s_flags=good.s_flags + FLAG_VALUES)),
         ("an unknown semantic token", replace(good, pieces=good.pieces | np.uint16(0xFFF0))),
         ("too few semantic offsets", replace(good, s_piece=good.s_piece[:-1])),
         ("semantic offsets out of order", replace(good, s_piece=good.s_piece[::-1].copy())),

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from bot.core.answers import Answerer, AnswerSettings, QuestionError
 from bot.core.index import SearchIndex
 from bot.core.models import Document, DocumentMeta, Quote, QuoteIntegrityError, verify_quote
-from bot.core.question import clean
+from bot.core.question import answer_type, clean
 
 WORDS = [
     "police",
@@ -252,3 +252,51 @@ def test_when_questions_prefer_a_date_and_how_many_a_quantity():
     answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0))
     assert "1932" in answerer.answer("When did the bridge open?").results[0].quote.text
     assert "3 lanes" in answerer.answer("How many lanes of traffic?").results[0].quote.text
+
+
+@pytest.mark.parametrize(
+    "question, kind",
+    [
+        ("How much did the inquiry cost?", "money"),
+        ("Operation Linden cost", "money"),
+        ("What was the price of oil in 1974?", "money"),
+        ("How much did the price of oil rise?", "money"),
+        ("How much oil was sold?", "money"),
+        ("How much oil was there?", "number"),
+        ("When was the price raised?", "date"),
+        ("Who paid for the report?", "entity"),
+        ("What was the French colony called?", "entity"),
+        ("What is the name of the cellist?", "entity"),
+        ("Why did OPEC raise the price of oil to $5.11?", None),
+        ("How did the king react when the Huguenots left?", None),
+    ],
+)
+def test_the_question_says_what_kind_of_answer_it_wants(question, kind):
+    assert answer_type(question) == kind
+
+
+LONG = " in the long and closely argued report that the panel of inspectors published this week"
+
+
+def test_cost_questions_prefer_an_amount_of_money():
+    docs = make_docs(
+        [
+            f"The hospital inquiry cost the board 14 months of work{LONG}.\n\n"
+            f"Auditors said the final bill came to £6million{LONG}."
+        ]
+    )
+    answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0))
+    quote = answerer.answer("How much did the hospital inquiry cost?").results[0].quote
+    assert "£6million" in quote.text
+
+
+def test_a_number_the_question_gives_is_not_its_answer():
+    docs = make_docs(
+        [
+            f"The three brothers were jailed after a trial at Sheffield Crown Court{LONG}.\n\n"
+            f"Together they will serve 19 years{LONG}."
+        ]
+    )
+    answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0))
+    quote = answerer.answer("How long were the three brothers jailed?").results[0].quote
+    assert "19 years" in quote.text

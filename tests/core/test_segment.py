@@ -30,6 +30,15 @@ def test_sentences_respect_abbreviations_and_quotes():
     ]
 
 
+def test_sentences_do_not_end_at_abbreviations_before_numbers():
+    text = "The population amounted to ca. 2 million. Costs rose approx. 3% (cf. Table 2)."
+    got = [text[s:e] for s, e in sentences(text, 0, len(text))]
+    assert got == [
+        "The population amounted to ca. 2 million.",
+        "Costs rose approx. 3% (cf. Table 2).",
+    ]
+
+
 def test_short_paragraphs_join_the_next_passage():
     text = "Read More\n\nRead More\n\n" + "A long paragraph about the report. " * 5
     out = passages(text, SegmentSettings(min_passage_chars=60))
