@@ -25,8 +25,8 @@ def test_squad_a_answers_and_refusals_hold_their_floors(squad):
     answerable = [q for q in load_question_set(SQUAD / "questions.json").question if q.answerable]
     off_corpus = load_question_set(SQUAD / "off_corpus.json").question
     report = evaluate(squad.answer, answerable + off_corpus)
-    # measured 2026-12-05: hit@1 0.818, hit@3 0.905, off-corpus refused 0.978, false 0.041
-    assert report.hit_at(1) >= 0.81
+    # measured 2026-12-06: hit@1 0.822, hit@3 0.907, off-corpus refused 0.979, false 0.040
+    assert report.hit_at(1) >= 0.815
     assert report.hit_at(3) >= 0.90
     assert report.refused("off-corpus") >= 0.96
     assert report.false_abstention <= 0.05
