@@ -36,7 +36,7 @@ _BOILERPLATE = {
     "nav", "navbar", "navigation", "navheader", "navfooter", "menu", "breadcrumb",
     "breadcrumbs", "footer", "sidebar", "cookie", "cookies", "share", "sharing", "social",
     "related", "advert", "advertisement", "ads", "skip", "skiplink", "toc", "masthead",
-    "sphinxsidebar",
+    "sphinxsidebar", "headerlink", "permalink",
 }  # fmt: skip
 _SPACE = re.compile(r"[ \t\r\n\f\v\u00a0]+")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE)
@@ -160,7 +160,7 @@ class _Walker:
         if not tag or _left_out(el):
             return
         if tag in _HEADINGS:
-            self.add(" ".join(el.text_content().split()), heading=True)
+            self.add(" ".join(_visible_text(el).split()), heading=True)
             return
         if tag == "pre":
             lines = [line.rstrip() for line in el.text_content().strip("\n").split("\n")]
@@ -185,6 +185,16 @@ class _Walker:
                 self.buffer.append(_SPACE.sub(" ", child.tail))
         if block:
             self.flush()
+
+
+def _visible_text(el: Any) -> str:
+    """The element's text without what is left out of pages (a heading's "¶" permalink)."""
+    parts = [el.text or ""]
+    for child in el:
+        if isinstance(child.tag, str) and not _left_out(child):
+            parts.append(_visible_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 def _lays_out(table: Any) -> bool:

@@ -368,6 +368,18 @@ def test_html_keeps_headings_lists_tables_and_code_as_readable_blocks():
     assert result.meta.published is None  # never a date from the body text
 
 
+def test_html_permalinks_beside_headings_are_not_text():
+    page = (
+        b'<html><body><main><h2>5.1. New packages<a class="headerlink" href="#new" '
+        b'title="Permalink to this heading">\xc2\xb6</a></h2><dl><dt>orphan'
+        b'<a class="headerlink" href="#o">\xc2\xb6</a></dt><dd>A package without a '
+        b"maintainer.</dd></dl></main></body></html>"
+    )
+    result = extract("pkgs.html", page)
+    assert "\u00b6" not in result.text
+    assert result.sections == ((0, "5.1. New packages"),)
+
+
 def test_html_with_an_empty_main_element_reads_the_body():
     page = b"<html><body><main></main><div><p>The canal froze in 1963.</p></div></body></html>"
     assert extract("a.html", page).text == "The canal froze in 1963."
