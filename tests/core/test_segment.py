@@ -1,3 +1,4 @@
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,24 +20,16 @@ def test_lines_are_paragraphs_unless_hard_wrapped():
     assert [u.paragraph for u in paragraphs(text)] == [1, 2, 3, 4]
 
 
-def test_sentences_respect_abbreviations_and_quotes():
-    text = "Dr. Jay wrote it. Prof. A. Jay said: “It failed.” Then 1,400 were named. (PA)"
-    got = [text[s:e] for s, e in sentences(text, 0, len(text))]
-    assert got == [
-        "Dr. Jay wrote it.",
-        "Prof. A. Jay said: “It failed.”",
-        "Then 1,400 were named.",
-        "(PA)",
-    ]
-
-
-def test_sentences_do_not_end_at_abbreviations_before_numbers():
-    text = "The population amounted to ca. 2 million. Costs rose approx. 3% (cf. Table 2)."
-    got = [text[s:e] for s, e in sentences(text, 0, len(text))]
-    assert got == [
-        "The population amounted to ca. 2 million.",
-        "Costs rose approx. 3% (cf. Table 2).",
-    ]
+@pytest.mark.parametrize(
+    "want",
+    [
+        ["Dr. Jay wrote it.", "Prof. A. Jay said: “It failed.”", "Then 1,400 were named.", "(PA)"],
+        ["The population amounted to ca. 2 million.", "Costs rose approx. 3% (cf. Table 2)."],
+    ],
+)
+def test_sentences_respect_abbreviations_and_quotes(want):
+    text = " ".join(want)
+    assert [text[s:e] for s, e in sentences(text, 0, len(text))] == want
 
 
 def test_short_paragraphs_join_the_next_passage():
