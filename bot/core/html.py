@@ -258,11 +258,27 @@ def _date(root: Any) -> str | None:
     return f"{found.group(1)}-{found.group(2)}-{found.group(3)}" if found else None
 
 
+# How a page's <title> joins its own title to the site's name ("Managing Packages — Debian
+# documentation", "Park approved | The Daily Example").
+_TITLE_SEPARATORS = (" — ", " – ", " | ", " - ", " · ", " :: ")
+
+
+def _page_title(title: str, root: Any) -> str:
+    """The <title> without the site's name when one side of it is the page's main heading."""
+    h1 = root.find(".//h1")
+    heading = " ".join(_visible_text(h1).split()) if h1 is not None else ""
+    if heading and heading != title:
+        for sep in _TITLE_SEPARATORS:
+            if title.startswith(heading + sep) or title.endswith(sep + heading):
+                return heading
+    return title
+
+
 def _metadata(root: Any) -> dict[str, Any]:
     title = _meta(root, "og:title")
     if title is None:
         el = root.find(".//title")
-        title = " ".join(el.text_content().split()) if el is not None else None
+        title = _page_title(" ".join(el.text_content().split()), root) if el is not None else None
     author = _meta(root, "author", "article:author", "DC.creator", "citation_author")
     if author and re.match(r"https?://", author):
         author = None  # a profile link, not a name

@@ -380,6 +380,23 @@ def test_html_permalinks_beside_headings_are_not_text():
     assert result.sections == ((0, "5.1. New packages"),)
 
 
+@pytest.mark.parametrize(
+    "title, want",
+    [
+        ("5. Managing Packages — developers-reference 12.18 documentation", "5. Managing Packages"),
+        ("The Daily Example | 5. Managing Packages", "5. Managing Packages"),
+        ("Managing Packages and more", "Managing Packages and more"),  # no site name to drop
+    ],
+)
+def test_html_title_drops_the_site_name_beside_the_main_heading(title, want):
+    page = (
+        f"<html><head><title>{title}</title></head><body><h1>5. Managing Packages"
+        '<a class="headerlink" href="#m">\u00b6</a></h1><p>Packages are uploaded to the '
+        "archive by their maintainers.</p></body></html>"
+    )
+    assert extract("pkgs.html", page.encode()).meta.title == want
+
+
 def test_html_with_an_empty_main_element_reads_the_body():
     page = b"<html><body><main></main><div><p>The canal froze in 1963.</p></div></body></html>"
     assert extract("a.html", page).text == "The canal froze in 1963."
