@@ -135,7 +135,7 @@ class Background:
     leave. A job that raises :class:`Stale` is dropped quietly, any other error logged. Every
     one still open is closed at exit (a job should check :attr:`closed` often)."""
 
-    NICE = 10  # as the parser processes (bot.core.ingest)
+    NICE = 19  # below the parser processes (10): an upload someone waits for goes first
 
     def __init__(self, name: str) -> None:
         self.name = name
