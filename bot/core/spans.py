@@ -92,8 +92,22 @@ def flags(body: str) -> int:
         | DATE * bool(_DATE.search(body))
         | IS_SENTENCE * body.rstrip(_CLOSERS).endswith(SENTENCE_ENDS)
         | FURNITURE * bool(_FURNITURE.search(body))
-        | MONEY * bool(_MONEY.search(body))
+        | MONEY * _money(body)
     )
+
+
+# A currency sign or word, looked for first (a substring test is much cheaper than _MONEY,
+# and few sentences hold one).
+_CURRENCY_SIGNS = ("£", "$", "€", "¥")
+_CURRENCY_WORDS = ("pound", "dollar", "euro", "yen", "usd", "gbp", "eur", "pence", "cent")
+
+
+def _money(body: str) -> bool:
+    if not any(c in body for c in _CURRENCY_SIGNS):
+        lower = body.lower()
+        if not any(w in lower for w in _CURRENCY_WORDS):
+            return False
+    return bool(_MONEY.search(body))
 
 
 def name_spans(body: str) -> list[tuple[int, int]]:
