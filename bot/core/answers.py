@@ -192,7 +192,7 @@ class Answerer:
         wanted = Wanted(
             kind,
             frozenset(w.surface.casefold() for w in words),
-            frozenset(t for w in words for t in w.terms if t[:1].isdigit() or t in numbers),
+            frozenset(t for w in words for t in w.terms if _is_number(t, numbers)),
             numbers,
         )
         pairs = _pairs(words)
@@ -483,10 +483,13 @@ class Wanted:
         ):
             return False
         return not self.given or any(
-            t not in self.given and (t[:1].isdigit() or t in self.numbers)
-            for s in window
-            for t in s.terms
+            t not in self.given and _is_number(t, self.numbers) for s in window for t in s.terms
         )
+
+
+def _is_number(term: str, numbers: frozenset[str]) -> bool:
+    """Whether an index term is a number: digits, or one of ``numbers`` (number words)."""
+    return term[:1].isdigit() or term in numbers
 
 
 def _proximity(window: Sequence[Sentence], matched: Sequence[Word]) -> float:
