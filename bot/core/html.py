@@ -265,7 +265,8 @@ _TITLE_SEPARATORS = (" — ", " – ", " | ", " - ", " · ", " :: ")
 
 def _page_title(title: str, root: Any) -> str:
     """The <title> without the site's name when one side of it is the page's main heading."""
-    h1 = root.find(".//h1")
+    shown = (h for h in root.iter("h1") if not any(map(_left_out, h.iterancestors())))
+    h1 = next(shown, None)  # (not a site's logo in a header or navigation left out)
     heading = " ".join(_visible_text(h1).split()) if h1 is not None else ""
     if heading and heading != title:
         for sep in _TITLE_SEPARATORS:

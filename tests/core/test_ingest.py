@@ -390,7 +390,8 @@ def test_html_permalinks_beside_headings_are_not_text():
 )
 def test_html_title_drops_the_site_name_beside_the_main_heading(title, want):
     page = (
-        f"<html><head><title>{title}</title></head><body><h1>5. Managing Packages"
+        f"<html><head><title>{title}</title></head><body>"
+        "<header><h1>The Daily Example</h1></header><h1>5. Managing Packages"
         '<a class="headerlink" href="#m">\u00b6</a></h1><p>Packages are uploaded to the '
         "archive by their maintainers.</p></body></html>"
     )
