@@ -22,8 +22,10 @@ MIN_FUZZY = 6  # shortest unknown word matched to a corpus term one edit away (a
 _MENTIONS = re.compile(r"<@[!&]?\d+>|<#\d+>|@(?:everyone|here)\b|^\s*@\S+")
 
 # What kind of answer a question asks for. A preference for spans holding such a thing, never
-# a filter; the first pattern that matches anywhere in the question decides.
-_TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
+# a filter; the first pattern that matches anywhere in the question decides. A question asking
+# for a reason or a manner wants no number, date or name, whatever it holds.
+_TYPES: tuple[tuple[AnswerType | None, re.Pattern[str]], ...] = (
+    (None, re.compile(r"^\W*(why|how (do|does|did|can|could|should|is|are|was|were))\b", re.I)),
     (
         "date",
         re.compile(
@@ -58,10 +60,6 @@ _TYPES: tuple[tuple[AnswerType, re.Pattern[str]], ...] = (
 )
 
 
-# A question asking for a reason or a manner wants no number, date or name, whatever it holds.
-_REASON = re.compile(r"\W*(why|how (do|does|did|can|could|should|is|are|was|were))\b", re.I)
-
-
 @dataclass(frozen=True, slots=True)
 class Word:
     """A content word of the question."""
@@ -79,8 +77,6 @@ def clean(question: str) -> str:
 
 
 def answer_type(question: str) -> AnswerType | None:
-    if _REASON.match(question):
-        return None
     for kind, pattern in _TYPES:
         if pattern.search(question):
             return kind
