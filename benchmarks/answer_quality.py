@@ -2,10 +2,16 @@
 run on the same corpus and questions. Run from the repository root:
 
     python benchmarks/answer_quality.py [--data benchmarks/data/squad-a] [--png FILE]
+        [--manuals benchmarks/data/manuals | --no-manuals]
 
 Prints hit@1, hit@3, MRR, false refusals, refusals of off-corpus questions and of SQuAD's
 "impossible" questions, the top quote's mean length and the time per question, and draws the
 answered-precision / coverage curve (matplotlib, a benchmark-only dependency: the `bench` extra).
+
+Then a second table, "Real manuals (never fitted on)": for each question set of ``--manuals``
+(``NAME.toml`` beside the corpus folder ``NAME/``: chapters of two Debian manuals, see its
+README), Verbatim and the 2-sentence-window baseline: hit@1, hit@3, the share of answerable
+questions refused, of off-topic and of near-topic ones refused, and the top quote's mean length.
 
 Baselines (rank-bm25 ``BM25Okapi`` over Verbatim's analyzer: stems, stopwords): the unit is
 the quote, ranked by BM25 over (a) single sentences, (b) windows of two adjacent sentences of a
@@ -43,6 +49,11 @@ from bot.core.models import Document
 from bot.core.segment import paragraphs, sentences
 
 HERE = Path(__file__).resolve().parent
+BASELINES = {
+    "sentence": "BM25 sentences",
+    "window": "BM25 2-sentence windows",
+    "paragraph": "BM25 paragraphs",
+}
 
 
 @dataclass
@@ -103,6 +114,65 @@ def score_baseline(run: Callable, questions: list[EvalQuestion], k: int = 3) -> 
     return EvalReport(outcomes=outcomes)
 
 
+def systems_for(
+    index: SearchIndex, docs: list[Document], kinds: tuple[str, ...] = tuple(BASELINES)
+) -> dict[str, Callable[[list[EvalQuestion]], EvalReport]]:
+    """Verbatim and the baselines of ``kinds`` over one corpus, each scoring a question list."""
+    answerer = Answerer(index)
+    systems: dict[str, Callable[[list[EvalQuestion]], EvalReport]] = {
+        "Verbatim": lambda rows: evaluate(answerer.answer, rows),
+    }
+    for kind in kinds:
+        run = baseline(index, docs, kind)
+        systems[BASELINES[kind]] = lambda rows, run=run: score_baseline(run, rows)
+    return systems
+
+
+def quote_chars(report: EvalReport) -> float:
+    """Mean length of the top quote, over answerable questions."""
+    answerable = [o for o in report.outcomes if o.question.answerable]
+    return EvalReport(outcomes=answerable).mean_quote_chars
+
+
+def manuals_table(folder: Path) -> None:
+    """The real-manual question sets: ``NAME.toml`` in ``folder``, asked of ``folder/NAME``."""
+    sets = [(t.stem, folder / t.stem, t) for t in sorted(folder.glob("*.toml"))]
+    sets = [s for s in sets if s[1].is_dir()]
+    if not sets:
+        print(f"\n(no manual question sets in {folder})")
+        return
+    rows = []
+    print("\nReal manuals (never fitted on)\n")
+    for name, corpus, path in sets:
+        docs = list(load_folder(corpus).documents)
+        index = SearchIndex.build(docs)
+        qs = load_question_set(path).question
+        n_ans = sum(q.answerable for q in qs)
+        print(
+            f"{name}: {len(docs)} documents, {len(index)} passages; "
+            f"{n_ans} answerable, {len(qs) - n_ans} unanswerable"
+        )
+        for system, run in systems_for(index, docs, ("window",)).items():
+            rows.append((name, system, run(qs)))
+    print(
+        "\n| set | system | hit@1 | hit@3 | false refusals | off-topic refused "
+        "| near-topic refused | top quote, chars |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, system, report in rows:
+        refuses = system == "Verbatim"  # a baseline never refuses
+        shares = (
+            [report.false_abstention, report.refused("off-topic"), report.refused("near-topic")]
+            if refuses
+            else []
+        )
+        cells = " | ".join(f"{v:.3f}" for v in shares) if shares else "– | – | –"
+        print(
+            f"| {name} | {system} | {report.hit_at(1):.3f} | {report.hit_at(3):.3f} "
+            f"| {cells} | {quote_chars(report):.0f} |"
+        )
+
+
 def curve(report: EvalReport) -> tuple[np.ndarray, np.ndarray]:
     """Answered precision against coverage, answering questions in order of confidence.
     Precision: share of answered questions whose top quote holds the answer (an answered
@@ -117,12 +187,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=HERE / "data" / "squad-a")
     ap.add_argument("--png", type=Path, default=HERE / "answer_quality.png")
-    ap.add_argument("--limit", type=int, default=0, help="first N questions of each file")
+    ap.add_argument("--limit", type=int, default=0, help="first N questions of each squad-a file")
+    ap.add_argument("--manuals", type=Path, default=HERE / "data" / "manuals")
+    ap.add_argument("--no-manuals", action="store_true", help="leave out the manuals table")
     args = ap.parse_args()
 
     docs = list(load_folder(args.data / "corpus").documents)
     index = SearchIndex.build(docs)
-    answerer = Answerer(index)
     qs = load_question_set(args.data / "questions.json").question
     off = load_question_set(args.data / "off_corpus.json").question
     if args.limit:
@@ -134,17 +205,7 @@ def main() -> None:
         f"{len(answerable)} answerable, {len(impossible)} impossible, {len(off)} off-corpus\n"
     )
 
-    systems: dict[str, Callable[[list[EvalQuestion]], EvalReport]] = {
-        "Verbatim": lambda rows: evaluate(answerer.answer, rows),
-    }
-    for kind, label in (
-        ("sentence", "BM25 sentences"),
-        ("window", "BM25 2-sentence windows"),
-        ("paragraph", "BM25 paragraphs"),
-    ):
-        run = baseline(index, docs, kind)
-        systems[label] = lambda rows, run=run: score_baseline(run, rows)
-
+    systems = systems_for(index, docs)
     print(
         "| system | hit@1 | hit@3 | MRR@3 | false refusals | off-corpus refused "
         "| impossible refused | top quote, chars | ms / question |"
@@ -153,11 +214,10 @@ def main() -> None:
     curves = {}
     for name, run in systems.items():
         report = run(answerable + impossible + off)
-        ans = EvalReport(outcomes=[o for o in report.outcomes if o.question.answerable])
         print(
             f"| {name} | {report.hit_at(1):.3f} | {report.hit_at(3):.3f} | {report.mrr:.3f} "
             f"| {report.false_abstention:.3f} | {report.refused('off-corpus'):.3f} "
-            f"| {report.refused('impossible'):.3f} | {ans.mean_quote_chars:.0f} "
+            f"| {report.refused('impossible'):.3f} | {quote_chars(report):.0f} "
             f"| {report.mean_ms:.2f} |"
         )
         shown = EvalReport(outcomes=[o for o in report.outcomes if o.question.kind != "impossible"])
@@ -166,6 +226,8 @@ def main() -> None:
             answered = [o for o in shown.outcomes if o.answered]
             good = sum(o.question.answerable and o.rank == 1 for o in answered)
             point = (len(answered) / len(shown.outcomes), good / max(len(answered), 1))
+    if not args.no_manuals:
+        manuals_table(args.manuals)
     try:
         import matplotlib
 
