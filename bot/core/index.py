@@ -37,7 +37,7 @@ from bot.core.spans import Sentence, Spans
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 PASSAGE_ARRAYS = ("p_doc", "p_start", "p_end", "p_para")
 ALIGN = 64
 MAGIC = b"VBTMIDX2"  # 8 bytes at the start of every cache file

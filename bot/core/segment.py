@@ -19,6 +19,8 @@ _LINE_END_PUNCT = tuple(".!?:;\"”’')]…")
 # Sentence boundary: terminal punctuation, optional closing quotes/brackets, white space, then
 # something that can start a sentence (capital, digit, opening quote or bracket).
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9£$€])")
+# A section or list number ("5.9.4.", "2.") opening a paragraph: its label, not a sentence.
+_LABEL = re.compile(r"\s*\d+(?:\.\d+)*\.")
 _ABBREVIATIONS = frozenset(
     """
     mr mrs ms dr prof sr jr st mt no vs etc inc ltd co corp dept gov sgt det insp supt cllr rev
@@ -97,6 +99,8 @@ def sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
         word = re.search(r"([\w.]+)[.]$", text[max(start, stop - 12) : m.start() + 1])
         if word and text[m.start()] == "." and _is_abbreviation(word.group(1)):
             continue
+        if _LABEL.fullmatch(text, cursor, m.end()):
+            continue  # "5.9.4." or "2." opening a paragraph numbers it: not a sentence
         s, e = _trimmed(text, cursor, stop)
         if s < e:
             out.append((s, e))

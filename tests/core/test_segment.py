@@ -25,6 +25,9 @@ def test_lines_are_paragraphs_unless_hard_wrapped():
     [
         ["Dr. Jay wrote it.", "Prof. A. Jay said: “It failed.”", "Then 1,400 were named.", "(PA)"],
         ["The population amounted to ca. 2 million.", "Costs rose approx. 3% (cf. Table 2)."],
+        ["5.9.4. Orphaning a package"],
+        ["2. Move the hard disk to another computer.", "Then boot it."],
+        ["It rose in 2014.", "3 were named."],
     ],
 )
 def test_sentences_respect_abbreviations_and_quotes(want):
