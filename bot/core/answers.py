@@ -141,6 +141,7 @@ class Answerer:
         self.models = (weights or load_weights()).models(self.contextual)
         self._embed = encoder.embed if self.contextual else semantic.embed
         self._paragraphs: dict[str, list[Unit]] = {}
+        self._heading_starts: dict[str, frozenset[int]] = {}
         self._numbers = frozenset(index.analyzer.terms(NUMBER_WORDS))
 
     @property
@@ -215,6 +216,7 @@ class Answerer:
                 doc_coverage[int(self.index.p_doc[pid])],
             )
             sents = passage.sentences
+            headings = self._headings(doc)
             for i in range(passage.inside):
                 for j in (i, i + 1):
                     if j >= len(sents) or (
@@ -222,7 +224,7 @@ class Answerer:
                     ):
                         continue
                     window = sents[i : j + 1]
-                    if any(s.furniture for s in window) or _label(window):
+                    if any(s.furniture or s.start in headings for s in window) or _label(window):
                         continue
                     tf = window[0].tf if j == i else window[0].tf + window[1].tf
                     matched = [w for w in words if any(t in tf for t in w.terms)]
@@ -360,6 +362,15 @@ class Answerer:
             paras = paragraphs(doc.text)
             self._paragraphs[doc.id] = paras
         return paras
+
+    def _headings(self, doc: Document) -> frozenset[int]:
+        """Where the document's section headings start: a heading names what its section
+        is about (each quote's attribution shows it) but claims nothing, so it is no quote."""
+        found = self._heading_starts.get(doc.id)
+        if found is None:
+            found = frozenset(start for start, _ in doc.sections or ())
+            self._heading_starts[doc.id] = found
+        return found
 
     def _passage(self, pid: int) -> _Passage:
         """A passage's sentences, their terms and vectors, as analysed when the index was

@@ -301,3 +301,24 @@ def test_a_quote_reaches_the_next_sentence_for_the_kind_of_answer_asked(
     docs = make_docs([f"{first}{LONG}.\n\n{second}{LONG}."])
     answerer = Answerer(SearchIndex.build(docs), AnswerSettings(min_confidence=0.0))
     assert answer in answerer.answer(question).results[0].quote.text
+
+
+def test_a_section_heading_is_never_a_quote():
+    heading = "5.15.5. How long must a package be maintained when uploaded to stable-backports?"
+    text = (
+        f"{heading}\n\nAn upload to stable-backports implies a willingness to maintain the "
+        "backported package for the duration of the stable suite, about 3 years.\n\n"
+        "5.15.6. Uploads\n\nUploads are accepted every day."
+    )
+    doc = Document(
+        id="manual",
+        text=text,
+        meta=DocumentMeta(title="Manual"),
+        sections=((0, heading), (text.index("5.15.6."), "5.15.6. Uploads")),
+    )
+    answerer = Answerer(SearchIndex.build([doc]), AnswerSettings(min_confidence=0.0))
+    answer = answerer.answer("How long must a package uploaded to stable-backports be maintained?")
+    quotes = [c.quote for c in answer.results]
+    assert quotes and quotes[0].text.startswith("An upload to stable-backports")
+    assert all(heading not in q.text and "5.15.6" not in q.text for q in quotes)
+    assert quotes[0].section == heading  # the heading is still shown, as the attribution
