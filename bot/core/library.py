@@ -31,8 +31,8 @@ import os
 import sys
 import threading
 import weakref
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -129,30 +129,38 @@ class Stale(Exception):
 
 
 class Background:
-    """Jobs run one after another, in the order they came, on one thread of its own (started
-    for the first job, ended when none is left) at a lower CPU priority (Linux, where a
-    thread's nice value is its own), so they take what the threads that answer and build
-    leave. A job that raises :class:`Stale` is dropped quietly, any other error logged. Every
-    one still open is closed at exit (a job should check :attr:`closed` often)."""
+    """Jobs run one after another on one thread of its own (started for the first job, ended
+    when none is left) at a lower CPU priority (Linux, where a thread's nice value is its
+    own), so they take what the threads that answer and build leave. Each job has a key: a
+    new job for a key still queued replaces the old one in its place, and :meth:`prefer`
+    moves chosen keys' jobs to the front; otherwise jobs run in the order they came. A job that
+    raises :class:`Stale` is dropped quietly, any other error logged. Every one still open is
+    closed at exit (a job should check :attr:`closed` often)."""
 
     NICE = 19  # below the parser processes (10): an upload someone waits for goes first
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.closed = False
-        self._jobs: deque[Callable[[], None]] = deque()
+        self._jobs: OrderedDict[Hashable, Callable[[], None]] = OrderedDict()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         _OPEN.add(self)
 
-    def put(self, job: Callable[[], None]) -> None:
+    def put(self, key: Hashable, job: Callable[[], None]) -> None:
         with self._cond:
             if self.closed:
                 return
-            self._jobs.append(job)
+            self._jobs[key] = job
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
+
+    def prefer(self, chosen: Callable[[Any], bool]) -> None:
+        """Run the jobs whose keys are ``chosen`` next (in their order)."""
+        with self._cond:
+            for key in reversed([k for k in self._jobs if chosen(k)]):
+                self._jobs.move_to_end(key, last=False)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until no job is left (or ``timeout`` seconds); whether none is."""
@@ -179,7 +187,7 @@ class Background:
                     self._thread = None
                     self._cond.notify_all()
                     return
-                job = self._jobs.popleft()
+                _, job = self._jobs.popitem(last=False)
             try:
                 job()
             except Stale:
@@ -242,6 +250,9 @@ class Library:
         answerer = self._views.get(key)
         if answerer is None:  # only before load(): every reachable view is built by _swap
             answerer = self._build_views([key], self._collections)[key]
+        if guild_id and not answerer.contextual:  # a server asking goes before the others
+            own = server_collection(guild_id)
+            self._encoding.prefer(lambda key: key[0] == own)
         return answerer
 
     def collection(self, name: str) -> Collection | None:
@@ -504,7 +515,8 @@ class Library:
         )
         self._segments[key] = (coll, index)
         if index.unencoded:
-            self._encoding.put(functools.partial(self._encode, coll, hidden, index, known))
+            job = functools.partial(self._encode, coll, hidden, index, known)
+            self._encoding.put(key, job)
         return index
 
     def _encode(

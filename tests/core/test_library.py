@@ -442,6 +442,36 @@ def test_a_server_answers_before_its_documents_are_encoded_then_contextually(tmp
     assert again.wait_encoded(0) and again.answerer_for(A).contextual
 
 
+def test_a_server_that_asks_is_encoded_before_the_servers_that_do_not(tmp_path, monkeypatch):
+    from bot.core.collection import server_collection
+    from bot.core.models import Document
+
+    store = Store(tmp_path / "verbatim.sqlite3")  # another process added them: no vectors
+    servers = (A, B, 333, 444)
+    for gid in servers:
+        doc = Document(id="log", collection=server_collection(gid), text=LIGHTHOUSE.decode())
+        store.add_document(gid, None, doc)
+    gate = Gate(monkeypatch)
+    cache = tmp_path / "cache"
+    lib = Library([CollectionSpec(name="default")], store, IndexSettings(), AnswerSettings(), cache)
+    order: list[int] = []  # the servers, as each one's view turns contextual
+    real = lib._publish
+
+    def publish(collections, views):
+        real(collections, views)
+        for gid in servers:
+            if gid not in order and lib.answerer_for(gid).contextual:
+                order.append(gid)
+
+    lib.load()  # a first start: the operator's segment, then each server's, queued in turn
+    assert gate.entered.wait(30)  # the operator's segment is being encoded
+    monkeypatch.setattr(lib, "_publish", publish)
+    lib.answerer_for(444).answer("lighthouse keeper storms")  # the last server read asks
+    gate.open.set()
+    assert lib.wait_encoded(60)
+    assert order[0] == 444 and sorted(order) == sorted(servers), order
+
+
 def test_a_large_upload_is_answerable_at_once_and_encoded_in_the_background(tmp_path, monkeypatch):
     from bot.core import encoder
 
