@@ -431,16 +431,41 @@ class SearchIndex:
     def document_of(self, i: int) -> Document:
         return self.documents[int(self.p_doc[i])]
 
-    def save(self, path: Path) -> None:
-        """Write a single-segment index to ``path`` atomically (temp file, fsync, rename),
-        laid out so :meth:`load` can memory-map it."""
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """A single-segment index as the flat arrays :meth:`_from_arrays` reads."""
         (postings,) = self.bm25.segments
         assert self.spans is not None
-        arrays = {
+        return {
             **{n: np.asarray(getattr(self, n)) for n in PASSAGE_ARRAYS},
             **postings.arrays(),
             **{n: getattr(self.spans, n) for n in Spans.ARRAYS},
         }
+
+    @classmethod
+    def _from_arrays(
+        cls,
+        arrays: Mapping[str, np.ndarray],
+        documents: Sequence[Document],
+        settings: IndexSettings,
+        key: str,
+        base: SearchIndex | None,
+    ) -> SearchIndex:
+        segment = Segment.from_arrays(arrays, None if base is None else base.bm25.segments[0])
+        bm25 = BM25Index([segment], settings.bm25)
+        return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment), base)
+
+    def rebased(self, base: SearchIndex) -> SearchIndex:
+        """This segment on ``base`` instead of its own base, nothing rebuilt: ``base`` must
+        have the same key (the same documents and settings, so the same term numbering; e.g.
+        the same segment once its sentences are encoded)."""
+        if self.base is None or base.key != self.base.key:
+            raise ValueError("a segment is rebased only onto a base with its own base's key")
+        return self._from_arrays(self._arrays(), self.documents, self.settings, self.key, base)
+
+    def save(self, path: Path) -> None:
+        """Write a single-segment index to ``path`` atomically (temp file, fsync, rename),
+        laid out so :meth:`load` can memory-map it."""
+        arrays = self._arrays()
         write_atomic(path, lambda fh: write_arrays(fh, arrays, self.key))
 
     @classmethod
@@ -462,9 +487,7 @@ class SearchIndex:
             return None
         if arrays is None:
             return None
-        segment = Segment.from_arrays(arrays, None if base is None else base.bm25.segments[0])
-        bm25 = BM25Index([segment], settings.bm25)
-        return cls(documents, arrays, bm25, settings, key, Spans(arrays, segment), base)
+        return cls._from_arrays(arrays, documents, settings, key, base)
 
 
 def _within_budget(documents: Sequence[Document], base: SearchIndex | None) -> bool:

@@ -501,18 +501,24 @@ class Library:
     ) -> SearchIndex:
         """The collection's segment, shared by every view; rebuilt only when its documents
         (or the ``base`` whose terms it numbers by) changed, from the analyses ``made``
-        elsewhere and those of its documents already in a segment. Sentences without their
-        contextual vectors are not encoded here: the segment goes without, and is queued to
-        be encoded in the background (:meth:`_encode`)."""
+        elsewhere and those of its documents already in a segment (on a new base of the same
+        documents, e.g. that base once encoded, its term ids hold: it is only rebased).
+        Sentences without their contextual vectors are not encoded here: the segment goes
+        without, and is queued to be encoded in the background (:meth:`_encode`)."""
         key = (coll.name, hidden)
         same = self._segments.get(key)
-        if same is not None and same[0].documents == coll.documents and same[1].base is base:
-            return same[1]
-        docs = [d for d in coll.documents if d.id not in hidden]
         known = self._known(coll.name, made or {})
-        index, _ = load_or_build(
-            docs, self.index_settings, self.cache_dir, base=base, known=known, encode=False
-        )
+        index = None
+        if same is not None and same[0].documents == coll.documents:
+            if same[1].base is base:
+                return same[1]
+            if base is not None and same[1].base is not None and same[1].base.key == base.key:
+                index = same[1].rebased(base)  # its base, now encoded: the same term ids
+        if index is None:
+            docs = [d for d in coll.documents if d.id not in hidden]
+            index, _ = load_or_build(
+                docs, self.index_settings, self.cache_dir, base=base, known=known, encode=False
+            )
         self._segments[key] = (coll, index)
         if index.unencoded:
             job = functools.partial(self._encode, coll, hidden, index, known)

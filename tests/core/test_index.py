@@ -84,3 +84,28 @@ def test_cache_is_memory_mapped(tmp_path):
     # a plain ndarray view of the map (element reads are faster than through np.memmap)
     assert isinstance(loaded.bm25.segments[0].doc_ids.base.base, np.memmap)
     assert isinstance(loaded.spans.tokens.base.base, np.memmap)
+
+
+def test_a_segment_rebased_onto_its_base_once_encoded_answers_as_if_built_on_it():
+    import pytest
+
+    from bot.core.answers import Answerer
+
+    operator = load_folder(default_corpus_dir()).documents
+    own = [Document(id="log", text="The lighthouse keeper logged 312 storms in 1911.")]
+    plain = SearchIndex.build(operator, encode=False)
+    encoded = SearchIndex.build(operator)
+    assert encoded.key == plain.key and encoded.contextual and not plain.contextual
+    on_plain = SearchIndex.build(own, base=plain, encode=False)
+    rebased = on_plain.rebased(encoded)
+    built = SearchIndex.build(own, base=encoded, encode=False)
+    assert rebased.base is encoded and rebased.key == built.key
+    assert rebased.unencoded and built.unencoded  # (its own sentences still to be encoded)
+    view, fresh = SearchIndex.join([encoded, rebased]), SearchIndex.join([encoded, built])
+    for query in (["lighthous", "storm"], ["offic", "report"], ["1911"]):
+        assert view.bm25.top(query, 10) == fresh.bm25.top(query, 10)
+    question = "How many storms did the lighthouse keeper log?"
+    assert Answerer(view).answer(question).results == Answerer(fresh).answer(question).results
+    other = SearchIndex.build(operator[:1], encode=False)
+    with pytest.raises(ValueError):
+        on_plain.rebased(other)  # another base numbers its terms otherwise
