@@ -507,14 +507,15 @@ class Library:
         without, and is queued to be encoded in the background (:meth:`_encode`)."""
         key = (coll.name, hidden)
         same = self._segments.get(key)
-        known = self._known(coll.name, made or {})
-        index = None
-        if same is not None and same[0].documents == coll.documents:
-            if same[1].base is base:
-                return same[1]
-            if base is not None and same[1].base is not None and same[1].base.key == base.key:
-                index = same[1].rebased(base)  # its base, now encoded: the same term ids
-        if index is None:
+        old = same[1] if same is not None and same[0].documents == coll.documents else None
+        if old is not None and old.base is base:
+            return old
+        known: Known | None = None  # (a rebased segment holds every analysis it had)
+        both_based = base is not None and old is not None and old.base is not None
+        if both_based and old.base.key == base.key:  # its base, now encoded: the same term ids
+            index = old.rebased(base)
+        else:
+            known = self._known(coll.name, made or {})
             docs = [d for d in coll.documents if d.id not in hidden]
             index, _ = load_or_build(
                 docs, self.index_settings, self.cache_dir, base=base, known=known, encode=False
@@ -526,13 +527,17 @@ class Library:
         return index
 
     def _encode(
-        self, coll: Collection, hidden: frozenset[str], unencoded: SearchIndex, known: Known
+        self,
+        coll: Collection,
+        hidden: frozenset[str],
+        unencoded: SearchIndex,
+        known: Known | None,
     ) -> None:
         """(The encoder's thread.) Build the segment ``unencoded`` again with every
-        sentence's contextual vector, from the analyses it was built from (``known``'s, else
-        cut from it), then swap it in (and into the cache) unless it is no longer the
-        collection's: the newer segment has been queued in its turn. Raises :class:`Stale`
-        when it is (or the library closed)."""
+        sentence's contextual vector, from the analyses it was built from (``known``'s, which
+        may bring vectors, else cut from it), then swap it in (and into the cache) unless it
+        is no longer the collection's: the newer segment has been queued in its turn. Raises
+        :class:`Stale` when it is (or the library closed)."""
         key = (coll.name, hidden)
 
         def changed() -> None:
@@ -546,7 +551,7 @@ class Library:
                 raise Stale
 
         def with_vectors(doc: Document) -> Analysed:
-            analysed = known(doc) or unencoded.analysed(at[doc.id])
+            analysed = (known and known(doc)) or unencoded.analysed(at[doc.id])
             if analysed.contextual:
                 return analysed
             vectors = []
