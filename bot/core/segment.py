@@ -19,7 +19,8 @@ _LINE_END_PUNCT = tuple(".!?:;\"”’')]…")
 # Sentence boundary: terminal punctuation, optional closing quotes/brackets, white space, then
 # something that can start a sentence (capital, digit, opening quote or bracket).
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9£$€])")
-# A section or list number ("5.9.4.", "2.") opening a paragraph: its label, not a sentence.
+# A section or list number ("5.9.4.", "2.") opening a paragraph or sentence: its label, not a
+# sentence of its own.
 _LABEL = re.compile(r"\s*\d+(?:\.\d+)*\.")
 _ABBREVIATIONS = frozenset(
     """
